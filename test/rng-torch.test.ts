@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createGenerator, parseGeneratorRecord, torchCpu, torchCuda, MAX_SEED, type Generator } from '../src/core/rng/index.js'
 import { MT19937 } from '../src/core/rng/mt19937.js'
 import { cudaLaunchShape } from '../src/core/rng/torch-cuda.js'
@@ -15,7 +15,7 @@ const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1)
 const f32bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0]!
 
 /** Compares a draw with stored float32 values bit for bit (and the sums over all values, when given). */
-function checkDraw(t: Tap.Test, label: string, got: Float32Array, c: RandnCase, key: string): void {
+function checkDraw(t: Test, label: string, got: Float32Array, c: RandnCase, key: string): void {
   const ref = c[key] as number[]
   t.ok(ref.length <= got.length, `${label}: stored values fit the shape`)
   let mismatches = 0
