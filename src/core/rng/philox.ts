@@ -6,7 +6,7 @@
  */
 import type { Generator, GeneratorRecord } from './types.js'
 import type { Kernels } from '../../native/kernels.js'
-import { referenceKernels } from '../../native/reference.js'
+import { getKernels } from '../../native/loader.js'
 import { DiffuseError, describeValue } from '../../errors.js'
 import { MAX_SEED, checkSeed, shapeSize } from './seed.js'
 
@@ -48,7 +48,8 @@ class PhiloxGenerator implements Generator {
 }
 
 function defaultKernels(): Kernels {
-  return referenceKernels
+  // Every implementation gives the same bits, so 'auto' only picks the fastest.
+  return getKernels('auto')
 }
 
 /** The default generator: Philox4x32-10 normal noise, value i depending only on (seed, i). */
