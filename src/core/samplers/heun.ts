@@ -1,0 +1,139 @@
+import type { NoiseSchedule } from '../schedules.js'
+import { addNoiseSigma } from '../schedules.js'
+import { DiffuseError } from '../../errors.js'
+import { BaseSampler, checkInferenceSteps, fusedUpdate, predictX0, scaled, sigmaPredictionCoefficients } from './base.js'
+import { betaEnd, betaStart, bool, checkOneSigmaSpacing, commonKeys, oneOf, registerClassSpec, unsupportedOption, type ClassSpec, type ParseOptions } from './config.js'
+import type { SigmaPlan } from './euler.js'
+import { kInitNoiseSigma, kSigmaTable, ladderOf } from './k-sigmas.js'
+import { floatTimesteps } from './spacing.js'
+import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
+
+/**
+ * Heun's second-order method (Karras et al. 2022, Algorithm 1 without churn; diffusers'
+ * HeunDiscreteScheduler). Each step from σ_i to σ_{i+1} evaluates the model twice:
+ *   d  = (x − x0(x, σ_i))/σ_i,          x' = x + d·(σ_{i+1} − σ_i)
+ *   d' = (x' − x0(x', σ_{i+1}))/σ_{i+1}, x_{i+1} = x + (d + d')/2 · (σ_{i+1} − σ_i)
+ * except the last step to σ = 0, which is Euler's. The plan repeats the inner sigmas and timesteps
+ * (one entry per model evaluation) as diffusers does.
+ */
+export const HEUN_SPEC: ClassSpec = {
+  num_train_timesteps: commonKeys.num_train_timesteps,
+  beta_start: betaStart(0.00085),
+  beta_end: betaEnd(0.012),
+  beta_schedule: commonKeys.beta_schedule,
+  trained_betas: commonKeys.trained_betas,
+  prediction_type: commonKeys.prediction_type,
+  use_karras_sigmas: bool(false),
+  use_exponential_sigmas: bool(false),
+  use_beta_sigmas: bool(false),
+  clip_sample: bool(false),
+  clip_sample_range: commonKeys.clip_sample_range,
+  timestep_spacing: oneOf('linspace', ['linspace', 'leading', 'trailing']),
+  steps_offset: commonKeys.steps_offset,
+}
+registerClassSpec('HeunDiscreteScheduler', HEUN_SPEC)
+
+interface HeunState {
+  plan: SigmaPlan
+  prevDerivative: Float32Array | null
+  dt: number | null
+  sample: Float32Array | null
+}
+
+/** [a, b, b, c, c, ..., last]: each inner value twice (torch.repeat_interleave of the middle). */
+export function interleaveInner(values: readonly number[]): number[] {
+  const out = [values[0]!]
+  for (let i = 1; i < values.length - 1; i++) out.push(values[i]!, values[i]!)
+  if (values.length > 1) out.push(values[values.length - 1]!)
+  return out
+}
+
+export class HeunDiscreteScheduler extends BaseSampler {
+  readonly order = 2
+  readonly schedule: NoiseSchedule
+
+  constructor(config: unknown = {}, options: ParseOptions = {}) {
+    super('HeunDiscreteScheduler', HEUN_SPEC, config, options)
+    checkOneSigmaSpacing(this.className, this.config)
+    if (this.config['use_beta_sigmas'] === true) throw unsupportedOption(this.className, 'use_beta_sigmas', true)
+    this.schedule = this.makeSchedule()
+  }
+
+  plan(numInferenceSteps: number): SigmaPlan {
+    const N = this.cfg<number>('num_train_timesteps')
+    const n = checkInferenceSteps(this.className, numInferenceSteps, N)
+    const spacing = this.cfg<string>('timestep_spacing')
+    const ts = floatTimesteps(spacing, N, n, this.cfg('steps_offset'))
+    this.checkTimestepRange(ts, N)
+    const table = kSigmaTable(this.schedule, ts, ladderOf(this.config))
+    const base = [...table.sigmas, 0].map((s) => Math.fround(s))
+    const sigmas = Float64Array.from(interleaveInner(base))
+    const tsf = table.timesteps.map((t) => Math.fround(t))
+    const timesteps = Float64Array.from([tsf[0]!, ...tsf.slice(1).flatMap((t) => [t, t])])
+    return this.finishPlan({ numInferenceSteps: n, timesteps, sigmas, initNoiseSigma: kInitNoiseSigma(sigmas, spacing) })
+  }
+
+  protected override initialState(): Record<string, unknown> {
+    return { prevDerivative: null, dt: null, sample: null }
+  }
+
+  override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, _state: SamplerState): Float32Array {
+    this.checkPlan(plan)
+    this.checkIndex(index, plan)
+    const s = plan.sigmas![index]!
+    return scaled(sample, 1 / Math.fround(Math.sqrt(Math.fround(Math.fround(s * s) + 1))))
+  }
+
+  async step(input: StepInput): Promise<StepOutput> {
+    const { n, batch } = this.checkStep(input)
+    const { plan, index, kernels, sample } = input
+    const state = input.state as unknown as HeunState
+    const sigmas = plan.sigmas!
+    const clip = this.config['clip_sample'] === true ? this.cfg<number>('clip_sample_range') : null
+    const pt = this.predictionType
+    if (state.dt === null) {
+      const sigma = sigmas[index]!
+      const sigmaNext = sigmas[index + 1]!
+      const { a, b } = sigmaPredictionCoefficients(pt, sigma)
+      const dt = sigmaNext - sigma
+      const r = await fusedUpdate(
+        kernels,
+        sample,
+        input.modelOutput,
+        batch,
+        null,
+        { predictionType: pt, alphaProdSqrt: a, betaProdSqrt: b, clipSample: clip, coefX0: -dt / sigma, coefEps: 0, coefSample: 1 + dt / sigma, coefNoise: 0 },
+        true,
+      )
+      const x0 = r.x0!
+      const d = new Float32Array(n)
+      for (let i = 0; i < n; i++) d[i] = (sample[i]! - x0[i]!) / sigma
+      state.prevDerivative = d
+      state.dt = dt
+      state.sample = sample
+      return { prevSample: r.out, predOriginal: x0 }
+    }
+    if (index < 1) throw new DiffuseError('INVALID_ARGUMENT', `${this.className}: the second stage of a Heun step cannot be plan index 0`)
+    const sigmaNext = sigmas[index]!
+    const { a, b } = sigmaPredictionCoefficients(pt, sigmaNext)
+    const x0 = await predictX0(kernels, sample, input.modelOutput, batch, pt, a, b, clip)
+    const d1 = state.prevDerivative!
+    const dt = state.dt
+    const x = state.sample!
+    const out = new Float32Array(n)
+    for (let i = 0; i < n; i++) {
+      const d2 = Math.fround((sample[i]! - x0[i]!) / sigmaNext)
+      out[i] = x[i]! + Math.fround((d1[i]! + d2) / 2) * dt
+    }
+    state.prevDerivative = null
+    state.dt = null
+    state.sample = null
+    return { prevSample: out, predOriginal: x0 }
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
+    this.checkPlan(plan)
+    this.checkIndex(index, plan)
+    return addNoiseSigma(original, noise, plan.sigmas![index]!)
+  }
+}
