@@ -63,10 +63,30 @@ Napi::Value Philox(const Napi::CallbackInfo& info, bool async) {
   return RunJob(info.Env(), std::move(job), async);
 }
 
+// philox4x32(counter: Uint32Array(4), key: Uint32Array(2), out: Uint32Array(4)): the raw Philox4x32-10
+// block function, for known-answer tests against Random123's vectors.
+Napi::Value Philox4x32Raw(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 3, "philox4x32");
+  uint32_t* p[3];
+  const size_t want[3] = {4, 2, 4};
+  const char* names[3] = {"counter", "key", "out"};
+  for (int i = 0; i < 3; ++i) {
+    Napi::Value v = info[i];
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) ThrowType(info.Env(), std::string(names[i]) + " must be a Uint32Array");
+    Napi::Uint32Array a = v.As<Napi::Uint32Array>();
+    if (a.ElementLength() != want[i]) ThrowRange(info.Env(), std::string(names[i]) + " must have length " + std::to_string(want[i]));
+    p[i] = a.Data();
+  }
+  const Philox4 r = Philox4x32_10(p[0][0], p[0][1], p[0][2], p[0][3], p[1][0], p[1][1]);
+  for (int i = 0; i < 4; ++i) p[2][i] = r.v[i];
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void RegisterPhilox(Napi::Env env, Napi::Object exports) {
   exports.Set("philoxNormal", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Philox(i, false); }, "philoxNormal"));
+  exports.Set("philox4x32", Napi::Function::New(env, Philox4x32Raw, "philox4x32"));
   exports.Set("philoxNormalAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Philox(i, true); }, "philoxNormalAsync"));
 }
 

@@ -11,7 +11,7 @@ import { referenceKernels } from './reference.js'
  * The one place that loads the native addon (build/Release/diffusekit.node). Every load failure is
  * gathered into one actionable message; when the addon cannot load, the SDK runs on the TypeScript
  * reference kernels and says so once (console.warn). `DIFFUSEKIT_KERNELS=typescript` forces that
- * fallback (tests), `DIFFUSEKIT_ADDON` names another addon file to try first.
+ * fallback (tests), `DIFFUSEKIT_ADDON` names the addon file to load instead of build/Release.
  */
 
 /** What the addon exports (see native/*.cc). Other kernel families add their own functions. */
@@ -21,6 +21,8 @@ export interface NativeAddon {
   getThreads(): number
   setThreads(n: number): number
   philoxNormal(seed: bigint, offset: number, out: Float32Array): void
+  /** The raw Philox4x32-10 block function (known-answer tests). */
+  philox4x32(counter: Uint32Array, key: Uint32Array, out: Uint32Array): void
   philoxNormalAsync(seed: bigint, offset: number, out: Float32Array): Promise<void>
   guidanceCombine(uncond: Float32Array, cond: Float32Array, scale: number, rescale: number, batch: number, out: Float32Array): void
   guidanceCombineAsync(uncond: Float32Array, cond: Float32Array, scale: number, rescale: number, batch: number, out: Float32Array): Promise<void>
@@ -130,8 +132,9 @@ function forcedTypescript(): boolean {
 function tryLoad(): LoadResult {
   const root = packageRoot()
   const candidates: string[] = []
+  // DIFFUSEKIT_ADDON names the one addon file to load (a sanitizer build, a test of the fallback)
   if (process.env.DIFFUSEKIT_ADDON) candidates.push(process.env.DIFFUSEKIT_ADDON)
-  if (root) {
+  else if (root) {
     candidates.push(join(root, 'build', 'Release', ADDON_FILE), join(root, 'build', 'Debug', ADDON_FILE))
   }
   const failures: string[] = []
