@@ -65,7 +65,7 @@ export interface RunOptions {
 export async function runLoop(o: RunOptions): Promise<{ samples: Float32Array[]; final: Float32Array; timesteps: number[] }> {
   const plan = o.sampler.plan(o.steps)
   const state = o.sampler.createState(plan)
-  let x = new Float32Array(o.base.length)
+  let x: Float32Array = new Float32Array(o.base.length)
   for (let i = 0; i < x.length; i++) x[i] = o.base[i]! * plan.initNoiseSigma
   const samples: Float32Array[] = []
   const model = o.model ?? analyticEps
