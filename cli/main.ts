@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+import { Command } from 'commander'
+import { packageVersion } from '../src/runtime/package-root.js'
+import { register as registerInfo } from './commands/info.js'
+
+const program = new Command()
+program
+  .name('diffusekit')
+  .description('Generate speech, music, 3D point clouds and images with diffusion models — offline, with the bundled models.')
+  .version(packageVersion())
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    // commander's own usage errors exit with 2, help and version with 0
+    process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2)
+  })
+
+registerInfo(program)
+
+await program.parseAsync(process.argv)
