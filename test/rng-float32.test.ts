@@ -48,6 +48,15 @@ t.test('fmaf rounds a·b + c once (checked against exact rational arithmetic)', 
     if (dist(up) < dist(r) || dist(down) < dist(r)) bad++
   }
   t.equal(bad, 0)
+  // A double sum exactly halfway between two floats: 2^30 + 192 − 2^-40 must round down to
+  // 2^30 + 128, where rounding the double 2^30 + 192 (ties to even) would give 2^30 + 256.
+  const a = Math.fround(1 + 2 ** -23)
+  const b = Math.fround(64 * (1 - 2 ** -23)) // a·b = 64 − 2^-40
+  const c = Math.fround(2 ** 30 + 128)
+  t.equal(Math.fround(a * b + c), 2 ** 30 + 256, 'the naive double-rounded result')
+  t.equal(fmaf(a, b, c), 2 ** 30 + 128)
+  t.equal(fmaf(-a, b, -c), -(2 ** 30 + 128))
+  t.equal(fmaf(a, -b, Math.fround(2 ** 30 + 256)), 2 ** 30 + 256, 'just above the midpoint: rounds up')
 })
 
 t.test('float32 log/sin/cos emulations stay within their documented accuracy', async (t) => {

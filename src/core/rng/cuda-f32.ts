@@ -57,7 +57,7 @@ const MASK17 = 0x1ffff
 const MASK19 = 0x7ffff
 
 /** x² for a 17-bit x, less the partial products the hardware squarer truncates. */
-function squareApprox(x: number): number {
+function squareApproxSlow(x: number): number {
   // Bits of x deposited on the even positions (the squarer's antidiagonal), low 19 columns kept.
   let diag = 0
   for (let k = 0; k < 10; k++) if ((x >>> k) & 1) diag += 2 ** (2 * k)
@@ -68,7 +68,24 @@ function squareApprox(x: number): number {
     const row = ((x * 2 ** (i + 1)) % 2 ** 32) - ((x * 2 ** (i + 1)) % 2 ** (2 * i + 2))
     error += row % 2 ** 19
   }
-  return x * x - error
+  return error
+}
+
+// The squarer's truncation error for every 17-bit input, built on first use (512 KiB).
+let squareError: Uint32Array | null = null
+
+function squareApprox(x: number): number {
+  if (squareError === null) {
+    squareError = new Uint32Array(MASK17 + 1)
+    for (let v = 0; v <= MASK17; v++) squareError[v] = squareApproxSlow(v)
+  }
+  return x * x - squareError[x]!
+}
+
+/** Positive x truncated (rounded toward zero) to float32. */
+function truncf(x: number): number {
+  const r = Math.fround(x)
+  return r > x ? floatFromBits(bitsFromFloat(r) - 1) : r
 }
 
 /**
@@ -93,24 +110,12 @@ function polySincos(reduced: number, negative: boolean): number {
   if (hi <= 0 && lo === 0) {
     v = 0
   } else if (hi >= 2 ** 23) {
-    // At least 43 significant bits: truncating to 24 only looks at hi.
-    const drop = ilog2(hi) - 23 // bits of hi below the 24 kept
-    const unit = 2 ** drop
-    v = Math.floor(hi / unit) * unit * 2 ** -37
+    // At least 43 significant bits: truncating to 24 only looks at hi (exact in a double).
+    v = truncf(hi) * 2 ** -37
   } else {
-    const s = hi * 524288 + lo // < 2^42: exact
-    const unit = 2 ** Math.max(ilog2(s) - 23, 0)
-    v = Math.floor(s / unit) * unit * 2 ** -56
+    v = truncf(hi * 524288 + lo) * 2 ** -56 // < 2^42: exact
   }
   return negative ? -v : v
-}
-
-/** floor(log2(n)) for an integer 1 ≤ n < 2^53. */
-function ilog2(n: number): number {
-  let e = Math.floor(Math.log2(n))
-  if (2 ** e > n) e--
-  else if (2 ** (e + 1) <= n) e++
-  return e
 }
 
 const INV_2PI = floatFromBits(0x3e22f983)

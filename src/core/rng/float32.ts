@@ -3,14 +3,9 @@
  * Plain float ops are `Math.fround(a op b)`: a double result rounded once to float equals the
  * correctly rounded float result for +, -, *, / and sqrt (53 >= 2·24 + 2). A fused multiply-add
  * is different: a·b + c rounded to double and then to float can double-round, so fmaf below
- * rounds to odd in double first, which makes the final rounding to float exact.
+ * detects the one case where that happens (a double exactly halfway between two floats) and
+ * settles it with the exact error of the double sum.
  */
-const f64 = new Float64Array(1)
-const u32 = new Uint32Array(f64.buffer)
-// Index of the high and low 32-bit words of a double in this platform's byte order.
-const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-const LO = LITTLE ? 0 : 1
-const HI = 1 - LO
 
 /** The float32 result of fma(a, b, c) with a single rounding, for float32 inputs a, b, c. */
 export function fmaf(a: number, b: number, c: number): number {
@@ -18,22 +13,15 @@ export function fmaf(a: number, b: number, c: number): number {
   const s = p + c
   // TwoSum: the exact rounding error of s (p, c finite and not overflowing here).
   const bb = s - p
-  const err = (p - (s - bb)) + (c - bb)
-  if (err === 0 || !Number.isFinite(s)) return Math.fround(s)
-  f64[0] = s
-  if ((u32[LO]! & 1) === 0) {
-    // Round to odd: step s one ulp towards the exact value so the final rounding is single.
-    // The low word is even, so +1 never carries; -1 borrows only from a zero low word.
-    if ((s > 0) === (err > 0)) {
-      u32[LO] = u32[LO]! + 1
-    } else if (u32[LO] === 0) {
-      u32[LO] = 0xffffffff
-      u32[HI] = u32[HI]! - 1
-    } else {
-      u32[LO] = u32[LO]! - 1
-    }
-  }
-  return Math.fround(f64[0]!)
+  const err = p - (s - bb) + (c - bb)
+  const r = Math.fround(s)
+  if (err === 0) return r
+  // Rounding s to float is wrong only when s sits exactly halfway between two floats, r and
+  // r + 2d (d = s - r is exact); then the sign of err says on which side the true value lies.
+  const d = s - r
+  const other = r + 2 * d
+  if (d === 0 || Math.fround(other) !== other) return r
+  return (d > 0) === (err > 0) ? other : r
 }
 
 /** Reinterprets float32 bits (a uint32) as a number, and back. */
