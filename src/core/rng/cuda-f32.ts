@@ -8,7 +8,21 @@
  *   On sm_70+ they scale by 1/2π rounding toward zero, then the MUFU unit evaluates a quadratic
  *   from a 64-entry table on the fixed-point fraction of a quadrant and truncates the result.
  *   The table, squarer truncation and term alignments are the hardware model of Carleton's
- *   "PTX Math" (github.com/bcarlet/ptx-math, MIT licence), measured against real GPUs.
+ *   "PTX Math" (github.com/bcarlet/ptx-math), validated there against real GPUs; the sm_70+
+ *   argument scaling in front of it was settled here against the H200 conformance values.
+ *
+ * SIN_TABLE data: Copyright (c) 2020 Benjamin Carleton, under the MIT License: "Permission is
+ * hereby granted, free of charge, to any person obtaining a copy of this software and associated
+ * documentation files (the "Software"), to deal in the Software without restriction, including
+ * without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense,
+ * and/or sell copies of the Software, and to permit persons to whom the Software is furnished to
+ * do so, subject to the following conditions: The above copyright notice and this permission
+ * notice shall be included in all copies or substantial portions of the Software. THE SOFTWARE IS
+ * PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO
+ * THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO
+ * EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+ * LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN
+ * CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE."
  */
 import { fmaf, floatFromBits, bitsFromFloat } from './float32.js'
 
@@ -153,4 +167,14 @@ export function cosApprox(x: number): number {
   let r = red[1]!
   if ((q & 1) === 0) r = ~r & 0x7fffff
   return polySincos(r, ((q + 1) & 2) !== 0)
+}
+
+/** __sincosf on sm_70+: writes [sin.approx(x), cos.approx(x)] sharing one argument reduction. */
+export function sincosApprox(x: number, out: Float64Array): void {
+  reduceRevolutions(mulRz(x, INV_2PI), red)
+  const q = red[0]!
+  const r = red[1]!
+  const rc = ~r & 0x7fffff
+  out[0] = polySincos(q & 1 ? rc : r, (q & 2) !== 0)
+  out[1] = polySincos(q & 1 ? r : rc, ((q + 1) & 2) !== 0)
 }

@@ -17,7 +17,7 @@
 import type { Generator, GeneratorRecord } from './types.js'
 import { DiffuseError, describeValue } from '../../errors.js'
 import { philox4x32_10 } from '../../native/philox-math.js'
-import { cudaLogf, sinApprox, cosApprox } from './cuda-f32.js'
+import { cudaLogf, sincosApprox } from './cuda-f32.js'
 import { fmaf } from './float32.js'
 import { checkSeed, shapeSize } from './seed.js'
 
@@ -48,6 +48,7 @@ class TorchCudaGenerator implements Generator {
   private readonly sms: number
   private offset = 0 // philox_offset_per_thread, always a multiple of 4
   private readonly block = new Uint32Array(4)
+  private readonly sc = new Float64Array(2)
 
   constructor(seed: number, sms: number) {
     this.seed = seed
@@ -63,6 +64,7 @@ class TorchCudaGenerator implements Generator {
     const k1 = Math.floor(this.seed / 2 ** 32)
     const base = this.offset / 4
     const o = this.block
+    const sc = this.sc
     for (let it = 0; it < iterations; it++) {
       const ctr = base + it // < 2^53: split into the two low counter words
       const c0 = ctr % 2 ** 32
@@ -77,10 +79,11 @@ class TorchCudaGenerator implements Generator {
           const u = fmaf(f(o[2 * pair]!), TWO_M32, TWO_M33)
           const v = fmaf(f(o[2 * pair + 1]!), V_SCALE, V_HALF)
           const s = f(Math.sqrt(f(-2 * cudaLogf(u))))
+          sincosApprox(v, sc)
           // rand·std + mean as fma(rand, 1, 0): turns -0 into +0 like the GPU
-          out[e0] = f(s * sinApprox(v)) + 0
+          out[e0] = f(s * sc[0]!) + 0
           const e1 = e0 + threads
-          if (e1 < n) out[e1] = f(s * cosApprox(v)) + 0
+          if (e1 < n) out[e1] = f(s * sc[1]!) + 0
         }
       }
     }
