@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dk::RegisterStep(env, exports);
   dk::RegisterCopy(env, exports);
   dk::RegisterCuda(env, exports);
+  dk::RegisterAudio(env, exports);
   return exports;
 }
 

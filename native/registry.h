@@ -13,6 +13,6 @@ void RegisterGuidance(Napi::Env env, Napi::Object exports);  // guidance.cc: CFG
 void RegisterStep(Napi::Env env, Napi::Object exports);      // step.cc: fused DDIM/DDPM step (CPU)
 void RegisterCopy(Napi::Env env, Napi::Object exports);      // copy.cc: plain copy, the bandwidth yardstick
 void RegisterCuda(Napi::Env env, Napi::Object exports);      // cuda_bindings.cc: the same kernels on CUDA, bench
-// void RegisterAudio(Napi::Env env, Napi::Object exports);  // audio_*.cc (audio helper)
+void RegisterAudio(Napi::Env env, Napi::Object exports);     // audio_bindings.cc: Griffin-Lim (CPU + CUDA) (audio helper)
 
 }  // namespace dk
