@@ -20,7 +20,8 @@ void CheckGriffinLimParams(const GriffinLimParams& p, size_t magnitude_len, size
   if (p.frames < 1 || p.frames > (size_t(1) << 24)) throw std::invalid_argument("frames out of range");
   if (p.bins() * p.frames != magnitude_len) throw std::invalid_argument("magnitude length must be bins * frames");
   if (p.length < 1 || p.length != out_len) throw std::invalid_argument("output length mismatch");
-  if (1 + p.length / p.hop != p.frames) throw std::invalid_argument("length does not give back the frame count");
+  const size_t padded = p.length + 2 * (p.n_fft / 2);
+  if (padded < p.n_fft || 1 + (padded - p.n_fft) / p.hop != p.frames) throw std::invalid_argument("length does not give back the frame count");
   if (p.n_fft / 2 >= p.length) throw std::invalid_argument("signal too short for reflect padding");
   if (!(p.momentum >= 0 && p.momentum < 1)) throw std::invalid_argument("momentum must be in [0, 1)");
   if (!(p.power > 0) || !std::isfinite(p.power)) throw std::invalid_argument("power must be > 0");

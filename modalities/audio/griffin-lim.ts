@@ -29,7 +29,7 @@ export interface GriffinLimOptions {
   randInit?: boolean
   /** Seed of the initial phases when randInit is true (default 0). */
   seed?: number
-  /** Output length in samples; default hop·(frames−1) as torch.istft with center=true. */
+  /** Output length in samples; default as torch.istft with center=true: hop·(frames−1) (+1 for odd nFft). */
   length?: number
   /** 'typescript' | 'cpu' | 'cuda' | 'auto' (default 'auto': CUDA, else native CPU, else TypeScript). */
   device?: 'typescript' | 'cpu' | 'cuda' | 'auto'
@@ -82,11 +82,12 @@ export function resolveGriffinLim(magnitude: unknown, opts: GriffinLimOptions): 
     }
   }
   const frames = magnitude.length / bins
-  const defaultLength = hop * (frames - 1)
+  // torch.istft's length with center=True: nFft + hop·(frames−1) − 2·floor(nFft/2).
+  const pad = Math.floor(nFft / 2)
+  const defaultLength = nFft - 2 * pad + hop * (frames - 1)
   const length = opts.length === undefined ? defaultLength : checkInteger('length', opts.length, 1, 2 ** 31 - 1)
-  if (length < 1) throw invalidArgument('magnitude', 'at least 2 frames (or an explicit length)', magnitude)
   // stft(istft(·)) must give back the same frame count, or the iteration has no fixed shape.
-  if (1 + Math.floor(length / hop) !== frames) {
+  if (length + 2 * pad < nFft || 1 + Math.floor((length + 2 * pad - nFft) / hop) !== frames) {
     throw invalidArgument('length', `a length whose STFT has ${frames} frames (e.g. ${defaultLength})`, opts.length)
   }
   if (Math.floor(nFft / 2) >= length) {
