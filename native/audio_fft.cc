@@ -173,34 +173,49 @@ void Stage(const FftStage& st, size_t n, const double* xr, const double* xi, dou
     }
     return;
   }
-  // Generic small prime radix (7, 11, 13): direct DFT of the twiddled inputs.
+  // Odd prime radix (7, 11, 13): inputs j and R-j paired so that outputs k and R-k share the
+  // cosine and sine sums (same operation order as fft.ts).
   double rr[kMaxDirectPrime], ri[kMaxDirectPrime], vr[kMaxDirectPrime], vi[kMaxDirectPrime];
   for (int k = 0; k < R; k++) {
     rr[k] = std::cos(-2 * M_PI * k / R);
     ri[k] = std::sin(-2 * M_PI * k / R);
   }
+  const int h = (R - 1) / 2;
   for (size_t b = 0; b < blocks; b++) {
     for (size_t s = 0; s < ns; s++) {
       const size_t j = b * ns + s, o = b * ns * R + s;
-      vr[0] = xr[j];
-      vi[0] = xi[j];
+      const double a0r = xr[j], a0i = xi[j];
+      vr[0] = a0r;
+      vi[0] = a0i;
       for (int r = 1; r < R; r++) {
         const size_t t = s * (R - 1) + r - 1;
         const double pr = xr[j + r * stride], pi = xi[j + r * stride];
         vr[r] = pr * twr[t] - pi * twi[t];
         vi[r] = pr * twi[t] + pi * twr[t];
       }
-      for (int k = 0; k < R; k++) {
-        double sr = 0, si = 0;
+      double sum_r = a0r, sum_i = a0i;
+      for (int q = 1; q <= h; q++) {
+        sum_r += vr[q] + vr[R - q];
+        sum_i += vi[q] + vi[R - q];
+      }
+      yr[o] = sum_r;
+      yi[o] = sum_i;
+      for (int k = 1; k <= h; k++) {
+        double mr = a0r, mi = a0i, nr = 0, ni = 0;
         int idx = 0;
-        for (int r = 0; r < R; r++) {
-          sr += vr[r] * rr[idx] - vi[r] * ri[idx];
-          si += vr[r] * ri[idx] + vi[r] * rr[idx];
+        for (int q = 1; q <= h; q++) {
           idx += k;
           if (idx >= R) idx -= R;
+          const double c = rr[idx], sn = ri[idx];
+          mr += c * (vr[q] + vr[R - q]);
+          mi += c * (vi[q] + vi[R - q]);
+          nr += sn * (vi[q] - vi[R - q]);
+          ni += sn * (vr[q] - vr[R - q]);
         }
-        yr[o + k * ns] = sr;
-        yi[o + k * ns] = si;
+        yr[o + k * ns] = mr - nr;
+        yi[o + k * ns] = mi + ni;
+        yr[o + (R - k) * ns] = mr + nr;
+        yi[o + (R - k) * ns] = mi - ni;
       }
     }
   }

@@ -301,16 +301,20 @@ class StockhamPlan {
       }
       return
     }
-    // Generic small prime radix: a direct DFT of the R twiddled inputs.
+    // Odd prime radix (7, 11, 13): pair inputs j and R−j so each output pair k, R−k shares the
+    // cosine and sine sums: y_k = a0 + Σ_j cos(θjk)·(a_j + a_{R−j}) − i·sin(θjk)·(a_j − a_{R−j}).
     const roots = this.roots.get(R)!
-    const vr = R <= 16 ? this.scratchRe : new Float64Array(R)
-    const vi = R <= 16 ? this.scratchIm : new Float64Array(R)
+    const h = (R - 1) / 2
+    const vr = this.scratchRe
+    const vi = this.scratchIm
     for (let b = 0; b < blocks; b++) {
       for (let s = 0; s < ns; s++) {
         const j = b * ns + s
         const o = b * ns * R + s
-        vr[0] = xr[j]!
-        vi[0] = xi[j]!
+        const a0r = xr[j]!
+        const a0i = xi[j]!
+        vr[0] = a0r
+        vi[0] = a0i
         for (let r = 1; r < R; r++) {
           const t = s * (R - 1) + r - 1
           const pr = xr[j + r * stride]!
@@ -318,20 +322,35 @@ class StockhamPlan {
           vr[r] = pr * twRe[t]! - pi * twIm[t]!
           vi[r] = pr * twIm[t]! + pi * twRe[t]!
         }
-        for (let k = 0; k < R; k++) {
-          let sr = 0
-          let si = 0
+        let sumR = a0r
+        let sumI = a0i
+        for (let q = 1; q <= h; q++) {
+          sumR += vr[q]! + vr[R - q]!
+          sumI += vi[q]! + vi[R - q]!
+        }
+        yr[o] = sumR
+        yi[o] = sumI
+        for (let k = 1; k <= h; k++) {
+          let mr = a0r
+          let mi = a0i
+          let nr = 0
+          let ni = 0
           let idx = 0
-          for (let r = 0; r < R; r++) {
-            const wr = roots.re[idx]!
-            const wi = roots.im[idx]!
-            sr += vr[r]! * wr - vi[r]! * wi
-            si += vr[r]! * wi + vi[r]! * wr
+          for (let q = 1; q <= h; q++) {
             idx += k
             if (idx >= R) idx -= R
+            const c = roots.re[idx]!
+            const sn = roots.im[idx]! // −sin(2π·qk/R)
+            mr += c * (vr[q]! + vr[R - q]!)
+            mi += c * (vi[q]! + vi[R - q]!)
+            nr += sn * (vi[q]! - vi[R - q]!)
+            ni += sn * (vr[q]! - vr[R - q]!)
           }
-          yr[o + k * ns] = sr
-          yi[o + k * ns] = si
+          // y_k = m + i·sn·d  (sn already carries the minus sign of the forward transform)
+          yr[o + k * ns] = mr - nr
+          yi[o + k * ns] = mi + ni
+          yr[o + (R - k) * ns] = mr + nr
+          yi[o + (R - k) * ns] = mi - ni
         }
       }
     }
