@@ -35,6 +35,11 @@ export interface PipelineOptions {
   device?: DeviceRequest
   /** ONNX intra-op threads */
   threads?: number
+  /**
+   * run generations in worker threads (a pool shared by the process, sized to the machine), so that the
+   * caller's event loop keeps answering; same options and results as in-thread. Default false.
+   */
+  workers?: boolean
 }
 
 /**
