@@ -2,6 +2,8 @@
 import { Command } from 'commander'
 import { packageVersion } from '../src/runtime/package-root.js'
 import { register as registerInfo } from './commands/info.js'
+import { register as registerMusic } from './commands/music.js'
+import { register as registerSpeak } from './commands/speak.js'
 
 const program = new Command()
 program
@@ -14,6 +16,8 @@ program
     process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2)
   })
 
+registerSpeak(program)
+registerMusic(program)
 registerInfo(program)
 
 await program.parseAsync(process.argv)
