@@ -212,7 +212,7 @@ void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out
             const size_t idx = (t + which) * g.bins + k;
             const double xr = rr - alpha * prev_re[idx];
             const double xi = ri - alpha * prev_im[idx];
-            const double d = std::hypot(xr, xi) + 1e-16;
+            const double d = std::sqrt(xr * xr + xi * xi) + 1e-16;
             ar[idx] = xr / d;
             ai[idx] = xi / d;
             prev_re[idx] = rr;

@@ -91,7 +91,11 @@ export function resolveGriffinLim(magnitude: unknown, opts: GriffinLimOptions): 
     throw invalidArgument('length', `a length whose STFT has ${frames} frames (e.g. ${defaultLength})`, opts.length)
   }
   if (Math.floor(nFft / 2) >= length) {
-    throw invalidArgument('magnitude', `more frames: the signal (${length} samples) must be longer than nFft/2 for reflect padding`, magnitude)
+    throw new DiffuseError(
+      'INVALID_ARGUMENT',
+      `Expected more frames: ${frames} frames make ${length} samples, but reflect padding needs more than nFft/2 = ${Math.floor(nFft / 2)}`,
+      { details: { argument: 'magnitude', frames } },
+    )
   }
   const { window } = resolveStftOptions({ nFft, hop, win })
   return { nFft, hop, win, iterations, momentum, power, randInit, seed, length, bins, frames, window }
@@ -158,7 +162,7 @@ function runReference(magnitude: Float32Array, r: ResolvedGriffinLim, signal?: A
       const ri = zi[i]!
       const ar = rr - alpha * prevRe[i]!
       const ai = ri - alpha * prevIm[i]!
-      const d = Math.hypot(ar, ai) + 1e-16
+      const d = Math.sqrt(ar * ar + ai * ai) + 1e-16
       angRe[i] = ar / d
       angIm[i] = ai / d
       prevRe[i] = rr
