@@ -1,0 +1,25 @@
+import { DiffuseError } from '../../src/errors.js'
+import { readModelFolder } from '../../src/runtime/model-folder.js'
+import type { PipelineOptions } from '../../src/runtime/pipeline.js'
+import { MusicPipeline } from './music.js'
+import { SpeechPipeline } from './speech.js'
+
+export type AudioPipeline = SpeechPipeline | MusicPipeline
+
+/**
+ * Loads an audio pipeline: a bundled model by name ('speech', 'music') or a model folder by path.
+ * diffusekit.json's "task" ("speech" | "music") picks the pipeline.
+ */
+export async function loadPipeline(name: 'speech', options?: PipelineOptions): Promise<SpeechPipeline>
+export async function loadPipeline(name: 'music', options?: PipelineOptions): Promise<MusicPipeline>
+export async function loadPipeline(nameOrPath: string, options?: PipelineOptions): Promise<AudioPipeline>
+export async function loadPipeline(nameOrPath: string, options: PipelineOptions = {}): Promise<AudioPipeline> {
+  const model = await readModelFolder(nameOrPath)
+  if (model.config.modality !== 'audio') {
+    throw new DiffuseError('UNSUPPORTED', `${model.root} is not an audio model (diffusekit.json modality: ${JSON.stringify(model.config.modality ?? null)})`)
+  }
+  const task = model.config.task
+  if (task === 'speech') return SpeechPipeline.load(model, options)
+  if (task === 'music') return MusicPipeline.load(model, options)
+  throw new DiffuseError('UNSUPPORTED', `${model.root}/diffusekit.json: audio task ${JSON.stringify(task ?? null)} is not one of "speech", "music"`)
+}
