@@ -1,7 +1,7 @@
 import type { NoiseSchedule } from '../schedules.js'
 import { addNoiseSigma } from '../schedules.js'
 import { DiffuseError } from '../../errors.js'
-import { BaseSampler, checkInferenceSteps, fusedUpdate, predictX0, scaled, sigmaPredictionCoefficients } from './base.js'
+import { BaseSampler, checkInferenceSteps, fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, bool, checkOneSigmaSpacing, commonKeys, oneOf, registerClassSpec, unsupportedOption, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf } from './k-sigmas.js'
@@ -35,9 +35,9 @@ registerClassSpec('HeunDiscreteScheduler', HEUN_SPEC)
 
 interface HeunState {
   plan: SigmaPlan
-  prevDerivative: Float32Array | null
+  /** x + (dt/2)·d of the first stage */
+  half: Float32Array | null
   dt: number | null
-  sample: Float32Array | null
 }
 
 /** [a, b, b, c, c, ..., last]: each inner value twice (torch.repeat_interleave of the middle). */
@@ -74,7 +74,7 @@ export class HeunDiscreteScheduler extends BaseSampler {
   }
 
   protected override initialState(): Record<string, unknown> {
-    return { prevDerivative: null, dt: null, sample: null }
+    return { half: null, dt: null }
   }
 
   override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, _state: SamplerState): Float32Array {
@@ -106,29 +106,23 @@ export class HeunDiscreteScheduler extends BaseSampler {
         true,
       )
       const x0 = r.x0!
-      const d = new Float32Array(n)
-      for (let i = 0; i < n; i++) d[i] = (sample[i]! - x0[i]!) / sigma
-      state.prevDerivative = d
+      // the second stage adds (dt/2)·d' to x + (dt/2)·d: that first part is kept, so the second stage is
+      // one fused pass with it in the kernel's noise slot
+      const half = new Float32Array(n)
+      const k = dt / (2 * sigma)
+      for (let i = 0; i < n; i++) half[i] = sample[i]! + k * (sample[i]! - x0[i]!)
+      state.half = half
       state.dt = dt
-      state.sample = sample
       return { prevSample: r.out, predOriginal: x0 }
     }
     if (index < 1) throw new DiffuseError('INVALID_ARGUMENT', `${this.className}: the second stage of a Heun step cannot be plan index 0`)
     const sigmaNext = sigmas[index]!
     const { a, b } = sigmaPredictionCoefficients(pt, sigmaNext)
-    const x0 = await predictX0(kernels, sample, input.modelOutput, batch, pt, a, b, clip)
-    const d1 = state.prevDerivative!
-    const dt = state.dt
-    const x = state.sample!
-    const out = new Float32Array(n)
-    for (let i = 0; i < n; i++) {
-      const d2 = Math.fround((sample[i]! - x0[i]!) / sigmaNext)
-      out[i] = x[i]! + Math.fround((d1[i]! + d2) / 2) * dt
-    }
-    state.prevDerivative = null
+    const k = state.dt / (2 * sigmaNext)
+    const r = await fusedUpdate(kernels, sample, input.modelOutput, batch, state.half, { predictionType: pt, alphaProdSqrt: a, betaProdSqrt: b, clipSample: clip, coefX0: -k, coefEps: 0, coefSample: k, coefNoise: 1 }, true)
+    state.half = null
     state.dt = null
-    state.sample = null
-    return { prevSample: out, predOriginal: x0 }
+    return { prevSample: r.out, predOriginal: r.x0! }
   }
 
   addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {

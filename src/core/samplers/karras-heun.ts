@@ -1,7 +1,7 @@
 import { DiffuseError } from '../../errors.js'
 import type { NoiseSchedule } from '../schedules.js'
 import { addNoiseSigma, trainingSigmas } from '../schedules.js'
-import { BaseSampler, checkInferenceSteps, fusedUpdate, predictX0, scaled, sigmaPredictionCoefficients } from './base.js'
+import { BaseSampler, checkInferenceSteps, fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, commonKeys, num, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import { logSigmasF32 } from './k-sigmas.js'
 import { karrasSigmas, sigmaToT } from './numeric.js'
@@ -60,8 +60,8 @@ export interface KarrasHeunPlan extends SamplerPlan {
 
 interface KarrasHeunState {
   plan: KarrasHeunPlan
-  xHat: Float32Array | null
-  d: Float32Array | null
+  /** x̂ + (dt/2)·d of the Euler stage */
+  half: Float32Array | null
 }
 
 export class KarrasHeunScheduler extends BaseSampler {
@@ -124,7 +124,7 @@ export class KarrasHeunScheduler extends BaseSampler {
   }
 
   protected override initialState(): Record<string, unknown> {
-    return { xHat: null, d: null }
+    return { half: null }
   }
 
   override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, _state: SamplerState): Float32Array {
@@ -160,23 +160,23 @@ export class KarrasHeunScheduler extends BaseSampler {
       )
       denoised = r.x0!
       if (sigmaNext > 0) {
-        const d = new Float32Array(n)
-        for (let k = 0; k < n; k++) d[k] = (sample[k]! - denoised[k]!) / sigmaHat
-        state.xHat = sample
-        state.d = d
+        // the correction is x̂ + (dt/2)·d + (dt/2)·d': the first two terms are kept, so the correction
+        // stage is one fused pass with them in the kernel's noise slot
+        const half = new Float32Array(n)
+        const k = dt / (2 * sigmaHat)
+        for (let j = 0; j < n; j++) half[j] = sample[j]! + k * (sample[j]! - denoised[j]!)
+        state.half = half
         return { prevSample: r.out, predOriginal: denoised }
       }
       x = r.out
     } else {
-      if (!state.xHat || !state.d) throw new DiffuseError('INVALID_ARGUMENT', `${this.className}: plan index ${index} is a correction stage, but its step's first stage did not run in this state`)
+      if (!state.half) throw new DiffuseError('INVALID_ARGUMENT', `${this.className}: plan index ${index} is a correction stage, but its step's first stage did not run in this state`)
       const { a, b } = sigmaPredictionCoefficients(pt, sigmaNext)
-      denoised = await predictX0(kernels, sample, input.modelOutput, batch, pt, a, b)
-      const d = state.d
-      const xHat = state.xHat
-      x = new Float32Array(n)
-      for (let k = 0; k < n; k++) x[k] = xHat[k]! + ((d[k]! + (sample[k]! - denoised[k]!) / sigmaNext) / 2) * dt
-      state.xHat = null
-      state.d = null
+      const k = dt / (2 * sigmaNext)
+      const r = await fusedUpdate(kernels, sample, input.modelOutput, batch, state.half, { predictionType: pt, alphaProdSqrt: a, betaProdSqrt: b, coefX0: -k, coefEps: 0, coefSample: k, coefNoise: 1 }, true)
+      x = r.out
+      denoised = r.x0!
+      state.half = null
     }
     // the churn of the next step (Algorithm 2, lines 5–6), before its model evaluation
     if (i + 1 < steps) {

@@ -1,7 +1,7 @@
 import { DiffuseError } from '../../errors.js'
 import type { NoiseSchedule } from '../schedules.js'
 import { addNoiseSigma, trainingSigmas } from '../schedules.js'
-import { BaseSampler, checkInferenceSteps, fusedUpdate, predictX0, scaled, sigmaPredictionCoefficients } from './base.js'
+import { BaseSampler, checkInferenceSteps, fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, bool, checkOneSigmaSpacing, commonKeys, oneOf, registerClassSpec, unsupportedOption, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf, logSigmasF32 } from './k-sigmas.js'
@@ -133,13 +133,12 @@ export class KDPM2DiscreteScheduler extends BaseSampler {
     const sigmaMid = plan.sigmasInterpol[index]!
     const sigmaNext = plan.sigmas[index]!
     const { a, b } = sigmaPredictionCoefficients(pt, sigmaMid)
-    const x0 = await predictX0(kernels, sample, input.modelOutput, batch, pt, a, b)
-    const x = state.sample
     const dt = sigmaNext - sigma
-    const out = new Float32Array(n)
-    for (let i = 0; i < n; i++) out[i] = x[i]! + Math.fround((sample[i]! - x0[i]!) / sigmaMid) * dt
+    // x_next = x + (x_mid − x0)/σ_mid·dt in one fused pass: x_mid is the kernel's sample, x its noise slot
+    const k = dt / sigmaMid
+    const r = await fusedUpdate(kernels, sample, input.modelOutput, batch, state.sample, { predictionType: pt, alphaProdSqrt: a, betaProdSqrt: b, coefX0: -k, coefEps: 0, coefSample: k, coefNoise: 1 }, true)
     state.sample = null
-    return { prevSample: out, predOriginal: x0 }
+    return { prevSample: r.out, predOriginal: r.x0! }
   }
 
   addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
