@@ -66,7 +66,8 @@ std::vector<FftStage> MakeStages(size_t n) {
 }
 
 // One Stockham stage: see fft.ts for the index algebra.
-void Stage(const FftStage& st, size_t n, const double* xr, const double* xi, double* yr, double* yi) {
+void Stage(const FftStage& st, size_t n, const double* __restrict__ xr, const double* __restrict__ xi, double* __restrict__ yr,
+           double* __restrict__ yi) {
   const int R = st.radix;
   const size_t ns = st.ns;
   const size_t stride = n / R;

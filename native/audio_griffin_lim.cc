@@ -127,11 +127,13 @@ void Synthesize(const Geometry& g, const FftPlan& plan, const double* s, const d
         }
       }
       plan.Inverse(zr.data(), zi.data(), scratch);
-      double* fa = frames_buf + t * g.n;
-      for (size_t i = g.lo; i < g.hi; i++) fa[i] = zr[i] * g.w[i];
+      // Only the window's support [lo, hi) is kept: a quarter of the frame at Riffusion's setting.
+      const size_t span = g.hi - g.lo;
+      double* fa = frames_buf + t * span;
+      for (size_t i = g.lo; i < g.hi; i++) fa[i - g.lo] = zr[i] * g.w[i];
       if (two) {
-        double* fb = frames_buf + (t + 1) * g.n;
-        for (size_t i = g.lo; i < g.hi; i++) fb[i] = zi[i] * g.w[i];
+        double* fb = frames_buf + (t + 1) * span;
+        for (size_t i = g.lo; i < g.hi; i++) fb[i - g.lo] = zi[i] * g.w[i];
       }
     }
   });
@@ -151,7 +153,7 @@ void OverlapAdd(const Geometry& g, const double* frames_buf, double* y) {
       double acc = 0.0;
       for (size_t t = t_lo; t <= t_hi; t++) {
         const size_t j = p - t * g.hop;
-        if (j >= g.lo && j < g.hi) acc += frames_buf[t * g.n + j];
+        if (j >= g.lo && j < g.hi) acc += frames_buf[t * (g.hi - g.lo) + (j - g.lo)];
       }
       y[i] = acc / g.env[p];
     }
@@ -174,7 +176,7 @@ void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out
     }
   InitialPhases(p, ar.data(), ai.data());
   const double alpha = p.momentum / (1.0 + p.momentum);
-  std::vector<double> frames_buf(g.frames * g.n, 0.0), y(g.length);
+  std::vector<double> frames_buf(g.frames * (g.hi - g.lo), 0.0), y(g.length);
 
   for (size_t it = 0; it < p.iterations; it++) {
     if (cancel && cancel->load()) throw std::runtime_error("aborted");
