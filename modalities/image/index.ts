@@ -1,0 +1,6 @@
+export { loadPipeline, ImagePipeline, type ImageGenerateOptions, type ImageResult, type ImageInput } from './pipeline.js'
+export { decodePng, encodePng, readPng, writePng, checkRgbImage, type RgbImage, type DecodeOptions } from './png.js'
+export { imageToTensor, tensorToImages, latentMask } from './convert.js'
+export { perImageGenerator } from './generators.js'
+export { ClipTokenizer, type TokenizedText, type TokenizerConfig } from '../../src/runtime/tokenizer.js'
+export { imageGrid } from './grid.js'
