@@ -145,7 +145,41 @@ __global__ void ScaleItemsKernel(float* __restrict__ o, unsigned long long len, 
   for (unsigned long long i = static_cast<unsigned long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) o[i] *= factor[i / len];
 }
 
+// Sums the per-block partials of each item (one block per item, fixed order: deterministic). Pass 0
+// writes the means of cond and of the guided values; pass 1 the factor φ·std(cond)/std(out) + (1 − φ)
+// (1 when the guided item has no spread).
+__global__ void GuidanceFinalizeKernel(const double* __restrict__ partial, int blocks_per_item, unsigned long long len, int pass, float rescale,
+                                       double* __restrict__ means, float* __restrict__ factor) {
+  const int item = blockIdx.x;
+  __shared__ double rc[kThreads], rg[kThreads];
+  double a = 0, g = 0;
+  for (int j = threadIdx.x; j < blocks_per_item; j += blockDim.x) {
+    a += partial[2 * (item * blocks_per_item + j)];
+    g += partial[2 * (item * blocks_per_item + j) + 1];
+  }
+  rc[threadIdx.x] = a;
+  rg[threadIdx.x] = g;
+  __syncthreads();
+  for (int s = kThreads / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) {
+      rc[threadIdx.x] += rc[threadIdx.x + s];
+      rg[threadIdx.x] += rg[threadIdx.x + s];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    if (pass == 0) {
+      means[2 * item] = rc[0] / static_cast<double>(len);
+      means[2 * item + 1] = rg[0] / static_cast<double>(len);
+    } else {
+      const double ratio = rg[0] > 0 ? sqrt(rc[0] / rg[0]) : 1.0;
+      factor[item] = static_cast<float>(static_cast<double>(rescale) * ratio + (1.0 - static_cast<double>(rescale)));
+    }
+  }
+}
+
 // Device-side guidance with optional rescale; d_cond must stay intact (it is read for the stats).
+// Everything stays on the stream (stream-ordered scratch allocations, no host round trip).
 void LaunchGuidance(const float* d_u, const float* d_c, float scale, float rescale, size_t batch, float* d_out, size_t n, cudaStream_t s) {
   if (n == 0) return;
   GuidanceKernel<<<GridFor(n / 4 + 1), kThreads, 0, s>>>(d_u, d_c, scale, d_out, n);
@@ -154,49 +188,25 @@ void LaunchGuidance(const float* d_u, const float* d_c, float scale, float resca
   const size_t len = n / batch;
   const int blocks_per_item = static_cast<int>(std::max<size_t>(1, std::min<size_t>((len + kThreads * 8 - 1) / (kThreads * 8), 1024)));
   const size_t nb = batch * blocks_per_item;
-  double* d_partial = nullptr;
-  double* d_means = nullptr;
-  float* d_factor = nullptr;
-  Check(cudaMalloc(&d_partial, nb * 2 * sizeof(double)), "cudaMalloc");
-  std::vector<double> partial(nb * 2), means(batch * 2);
-  std::vector<float> factor(batch);
-  try {
-    Check(cudaMalloc(&d_means, batch * 2 * sizeof(double)), "cudaMalloc");
-    Check(cudaMalloc(&d_factor, batch * sizeof(float)), "cudaMalloc");
-    for (int pass = 0; pass < 2; ++pass) {
-      GuidanceStatsKernel<<<static_cast<unsigned>(nb), kThreads, 0, s>>>(d_c, d_out, len, blocks_per_item, pass, d_means, d_partial);
-      Check(cudaGetLastError(), "guidance stats launch");
-      Check(cudaMemcpyAsync(partial.data(), d_partial, nb * 2 * sizeof(double), cudaMemcpyDeviceToHost, s), "cudaMemcpy");
-      Check(cudaStreamSynchronize(s), "guidance stats");
-      for (size_t item = 0; item < batch; ++item) {
-        double a = 0, g = 0;
-        for (int j = 0; j < blocks_per_item; ++j) {
-          a += partial[2 * (item * blocks_per_item + j)];
-          g += partial[2 * (item * blocks_per_item + j) + 1];
-        }
-        if (pass == 0) {
-          means[2 * item] = a / static_cast<double>(len);
-          means[2 * item + 1] = g / static_cast<double>(len);
-        } else {
-          const double ratio = g > 0 ? std::sqrt(a / g) : 1.0;
-          factor[item] = static_cast<float>(rescale * ratio + (1.0 - rescale));
-        }
-      }
-      if (pass == 0) Check(cudaMemcpyAsync(d_means, means.data(), batch * 2 * sizeof(double), cudaMemcpyHostToDevice, s), "cudaMemcpy");
-    }
-    Check(cudaMemcpyAsync(d_factor, factor.data(), batch * sizeof(float), cudaMemcpyHostToDevice, s), "cudaMemcpy");
-    ScaleItemsKernel<<<GridFor(n), kThreads, 0, s>>>(d_out, len, n, d_factor);
-    Check(cudaGetLastError(), "guidance scale launch");
-    Check(cudaStreamSynchronize(s), "guidance rescale");
-  } catch (...) {
-    cudaFree(d_partial);
-    cudaFree(d_means);
-    cudaFree(d_factor);
-    throw;
+  if (nb > 0x7fffffffu || batch > 0x7fffffffu) throw std::runtime_error("guidance rescale: batch too large");
+  void* scratch = nullptr;
+  const size_t partial_bytes = nb * 2 * sizeof(double), means_bytes = batch * 2 * sizeof(double), factor_bytes = batch * sizeof(float);
+  Check(cudaMallocAsync(&scratch, partial_bytes + means_bytes + factor_bytes, s), "cudaMallocAsync");
+  double* d_partial = static_cast<double*>(scratch);
+  double* d_means = d_partial + nb * 2;
+  float* d_factor = reinterpret_cast<float*>(d_means + batch * 2);
+  cudaError_t e = cudaSuccess;
+  for (int pass = 0; pass < 2 && e == cudaSuccess; ++pass) {
+    GuidanceStatsKernel<<<static_cast<unsigned>(nb), kThreads, 0, s>>>(d_c, d_out, len, blocks_per_item, pass, d_means, d_partial);
+    GuidanceFinalizeKernel<<<static_cast<unsigned>(batch), kThreads, 0, s>>>(d_partial, blocks_per_item, len, pass, rescale, d_means, d_factor);
+    e = cudaGetLastError();
   }
-  cudaFree(d_partial);
-  cudaFree(d_means);
-  cudaFree(d_factor);
+  if (e == cudaSuccess) {
+    ScaleItemsKernel<<<GridFor(n), kThreads, 0, s>>>(d_out, len, n, d_factor);
+    e = cudaGetLastError();
+  }
+  cudaFreeAsync(scratch, s);
+  Check(e, "guidance rescale launch");
 }
 
 // ---- Fused step ------------------------------------------------------------------------------

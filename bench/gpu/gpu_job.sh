@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole GPU run in one command (tool `run`): GPU checks, CUDA kernel timings on device buffers,
 # the PyTorch eager baseline, the SASS check, compute-sanitizer memcheck + racecheck.
-# Carried: .device (node.xz), build/Release/diffusekit.node (built on the dev machine for
-# sm_75..sm_90), build/gpu-dist (tsc of src/native), node_modules/node-addon-api, node_modules/node-api-headers.
+# Carried: .device (node.xz), build/gpu-addon/diffusekit.node (built on the dev machine with
+# DIFFUSEKIT_CUDA_ARCHITECTURES=90, or build/Release with sm_75..sm_90), build/gpu-dist (tsc of src/native), node_modules/node-addon-api, node_modules/node-api-headers.
 set -u
 OUT=${OUT:-/tmp/dk-out}
 mkdir -p "$OUT"
@@ -21,10 +21,12 @@ OBJ=$(command -v cuobjdump || ls /usr/local/cuda*/bin/cuobjdump 2>/dev/null | he
 echo "compute-sanitizer: ${CS:-none}  cuobjdump: ${OBJ:-none}"
 
 stamp "addon"
+# a build made for this run (carried as build/gpu-addon) replaces whatever build/Release holds
+if [ -f build/gpu-addon/diffusekit.node ]; then mkdir -p build/Release && cp build/gpu-addon/diffusekit.node build/Release/diffusekit.node; fi
 if ! $NODE -e "const m=require('./build/Release/diffusekit.node'); const i=m.info(); console.log(JSON.stringify(i)); if(!i.cudaAvailable) process.exit(3)"; then
   stamp "carried addon unusable here: building with sm_90"
-  cmake -S . -B /tmp/dkb -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/build.txt" 2>&1 && cmake --build /tmp/dkb -j 16 >> "$OUT/build.txt" 2>&1 && cp /tmp/dkb/diffusekit.node build/Release/diffusekit.node
-  tail -5 "$OUT/build.txt"
+  cmake -S . -B /tmp/dkb -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 > /tmp/build.txt 2>&1 && cmake --build /tmp/dkb -j 16 >> /tmp/build.txt 2>&1 && cp /tmp/dkb/diffusekit.node build/Release/diffusekit.node
+  tail -5 /tmp/build.txt
 fi
 
 stamp "GPU checks"
