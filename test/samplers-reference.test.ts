@@ -90,6 +90,8 @@ const cases: Case[] = [
       }),
     ),
   ),
+  // the deliberate difference from diffusers (NaN there): the last first-order step has no B(h) term
+  { name: 'UniPC bh1 order 2, final σ = 0', cls: 'UniPCMultistepScheduler', config: { ...SD, solver_type: 'bh1' }, steps: 12, ref: unipc },
   { name: 'UniPC order 3, 20 steps, no lower_order_final', cls: 'UniPCMultistepScheduler', config: { ...SD, solver_order: 3, lower_order_final: false, final_sigmas_type: 'sigma_min' }, steps: 20, ref: unipc },
   { name: 'UniPC Karras, sigma_min', cls: 'UniPCMultistepScheduler', config: { ...SD, use_karras_sigmas: true, final_sigmas_type: 'sigma_min' }, steps: 10, ref: unipc },
   { name: 'UniPC exponential', cls: 'UniPCMultistepScheduler', config: { ...SD, use_exponential_sigmas: true }, steps: 10, ref: unipc, integerCastTies: 1 },

@@ -19,6 +19,9 @@ import type { SamplerPlan, StepInput, StepOutput } from './types.js'
  *   corrector  x_t = σ_t/σ_s·x − α_t·φ₁·m0 − α_t·B(h)·(Σ ρ^c_k·D_k + ρ^c_K·(m_t − m0))
  * where ρ solve R·ρ = b with R_ik = r_k^(i−1), b_i = h·φ_{i+1}(h)·i!/B(h) (ρ^p = ½ for order 2,
  * ρ^c = ½ for order 1). Noise-prediction mode (predict_x0 false) swaps α and σ as in the paper.
+ * One deliberate difference: with bh1 and a final σ of 0, the last (first-order) predictor has no
+ * history term, and B(h) = hh = −∞ there; diffusers multiplies it by 0 and returns NaN, this lands on
+ * the data prediction m0, as bh2 does.
  */
 export const UNIPC_SPEC: ClassSpec = {
   num_train_timesteps: commonKeys.num_train_timesteps,
@@ -77,6 +80,21 @@ export class UniPCMultistepScheduler extends BaseSampler {
     const c = this.config
     checkOneSigmaSpacing(this.className, c)
     for (const key of ['use_beta_sigmas', 'use_flow_sigmas']) if (c[key] === true) throw unsupportedOption(this.className, key, true)
+    // A last step to σ = 0 has h = ∞. diffusers then returns NaN or ±∞ (which the loop would report as
+    // NON_FINITE at the last step), so these combinations are refused up front:
+    if (c['final_sigmas_type'] === 'zero') {
+      if (c['predict_x0'] !== true) {
+        throw unsupportedOption(this.className, 'final_sigmas_type', 'zero', 'not supported with predict_x0 false: the last step multiplies σ_t = 0 by φ₁(h) = ∞; choose "sigma_min"')
+      }
+      if (c['lower_order_final'] !== true && this.cfg<number>('solver_order') > 1) {
+        throw unsupportedOption(
+          this.className,
+          'final_sigmas_type',
+          'zero',
+          'not supported with lower_order_final false and solver_order > 1: a multistep update to σ = 0 divides by r_k = 0; choose "sigma_min" or lower_order_final true',
+        )
+      }
+    }
     this.schedule = this.makeSchedule()
     const ac = Float64Array.from(this.schedule.alphasCumprod)
     if (c['rescale_betas_zero_snr'] === true) ac[ac.length - 1] = 2 ** -24
