@@ -89,6 +89,34 @@ __global__ void ComposeKernel(const float* __restrict__ s, const float* __restri
   z[i] = make_float2(m * ar[i], (k == 0 || k == nyq) ? 0.f : m * ai[i]);
 }
 
+// Draw d of the mulberry32 stream of `seed` (griffin-lim.ts's initialPhases): the state after d+1
+// steps is seed + (d+1)·0x6d2b79f5 (mod 2^32), so every draw can be computed independently.
+__host__ __device__ inline double Mulberry32Draw(uint32_t seed, uint64_t d) {
+  uint32_t t = seed + static_cast<uint32_t>((d + 1) * 0x6d2b79f5ull);
+  t = (t ^ (t >> 15)) * (t | 1u);
+  t ^= t + (t ^ (t >> 7)) * (t | 61u);
+  return static_cast<double>(t ^ (t >> 14)) / 4294967296.0;
+}
+
+// raw magnitude [bins][frames] → s = raw^(1/power) frame-major, and the initial phases.
+__global__ void PrepareKernel(const float* __restrict__ raw, float* __restrict__ s, float* __restrict__ ar, float* __restrict__ ai, size_t total,
+                              int bins, int frames, double inv_power, int rand_init, uint32_t seed) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;  // frame-major: t·bins + k
+  if (i >= total) return;
+  const size_t t = i / bins;
+  const size_t k = i % bins;
+  const size_t m = k * frames + t;  // bin-major index, the order the draws are made in
+  const double v = raw[m];
+  s[i] = static_cast<float>(inv_power == 1.0 ? v : pow(v, inv_power));
+  if (rand_init) {
+    ar[i] = static_cast<float>(Mulberry32Draw(seed, 2 * static_cast<uint64_t>(m)));
+    ai[i] = static_cast<float>(Mulberry32Draw(seed, 2 * static_cast<uint64_t>(m) + 1));
+  } else {
+    ar[i] = 1.f;
+    ai[i] = 0.f;
+  }
+}
+
 // y[i] = Σ_t frame_t[p − t·hop]·w / (n·env[p]) with p = i + pad; frames in ascending order.
 __global__ void OverlapAddKernel(const float* __restrict__ frames, const float* __restrict__ w, const float* __restrict__ scale, float* __restrict__ y,
                                  int length, int n, int hop, int nframes, int pad, int full, int lo, int hi) {
@@ -146,7 +174,7 @@ struct State {
   cufftHandle r2c = 0, c2r = 0;
   bool plans = false;
   cudaStream_t stream = nullptr;
-  float *s = nullptr, *ar = nullptr, *ai = nullptr, *frames_buf = nullptr, *y = nullptr, *w = nullptr, *scale = nullptr;
+  float *s = nullptr, *ar = nullptr, *ai = nullptr, *frames_buf = nullptr, *y = nullptr, *w = nullptr, *scale = nullptr, *raw = nullptr;
   float2 *z = nullptr, *reb_a = nullptr, *reb_b = nullptr;
   cudaEvent_t start = nullptr, stop = nullptr;
   void Release() {
@@ -157,10 +185,11 @@ struct State {
       plans = false;
     }
     for (void* p : {static_cast<void*>(s), static_cast<void*>(ar), static_cast<void*>(ai), static_cast<void*>(frames_buf), static_cast<void*>(y),
-                    static_cast<void*>(w), static_cast<void*>(scale), static_cast<void*>(z), static_cast<void*>(reb_a), static_cast<void*>(reb_b)}) {
+                    static_cast<void*>(w), static_cast<void*>(scale), static_cast<void*>(z), static_cast<void*>(reb_a), static_cast<void*>(reb_b),
+                    static_cast<void*>(raw)}) {
       if (p) cudaFree(p);
     }
-    s = ar = ai = frames_buf = y = w = scale = nullptr;
+    s = ar = ai = frames_buf = y = w = scale = raw = nullptr;
     z = reb_a = reb_b = nullptr;
     n = 0;
   }
@@ -187,6 +216,7 @@ void Prepare(State& st, const GriffinLimParams& p) {
   const size_t n = p.n_fft, bins = p.bins(), frames = p.frames, total = bins * frames;
   const size_t full = n + p.hop * (frames - 1);
   Alloc(&st.s, total, "cudaMalloc");
+  Alloc(&st.raw, total, "cudaMalloc");
   Alloc(&st.ar, total, "cudaMalloc");
   Alloc(&st.ai, total, "cudaMalloc");
   Alloc(&st.z, total, "cudaMalloc");
@@ -259,27 +289,15 @@ void GriffinLimCuda(const float* magnitude, const GriffinLimParams& p, float* ou
   }
   const Cufft& cf = GetCufft();
   const size_t n = p.n_fft, bins = p.bins(), frames = p.frames, total = bins * frames;
-  // Host side: magnitude^(1/power) and the initial phases, frame-major like cuFFT's batches.
-  std::vector<float> s(total), ar(total), ai(total);
-  std::vector<double> ar64(total), ai64(total);
-  InitialPhases(p, ar64.data(), ai64.data());
-  const double inv_power = 1.0 / p.power;
-  for (size_t k = 0; k < bins; k++)
-    for (size_t t = 0; t < frames; t++) {
-      const double m = magnitude[k * frames + t];
-      s[t * bins + k] = static_cast<float>(p.power == 1.0 ? m : std::pow(m, inv_power));
-    }
-  for (size_t i = 0; i < total; i++) {
-    ar[i] = static_cast<float>(ar64[i]);
-    ai[i] = static_cast<float>(ai64[i]);
-  }
+  // One upload of the magnitude as given ([bins][frames]); the power, the transpose to cuFFT's
+  // frame-major batches and the initial phases are computed on the device.
   cudaStream_t q = st.stream;
-  Check(cudaMemcpyAsync(st.s, s.data(), total * sizeof(float), cudaMemcpyHostToDevice, q), "upload magnitude");
-  Check(cudaMemcpyAsync(st.ar, ar.data(), total * sizeof(float), cudaMemcpyHostToDevice, q), "upload phases");
-  Check(cudaMemcpyAsync(st.ai, ai.data(), total * sizeof(float), cudaMemcpyHostToDevice, q), "upload phases");
+  Check(cudaMemcpyAsync(st.raw, magnitude, total * sizeof(float), cudaMemcpyHostToDevice, q), "upload magnitude");
   Check(cudaMemsetAsync(st.reb_b, 0, total * sizeof(float2), q), "cudaMemset");
   Check(cudaEventRecord(st.start, q), "cudaEventRecord");
   const unsigned T = 256;
+  PrepareKernel<<<Blocks(total, T), T, 0, q>>>(st.raw, st.s, st.ar, st.ai, total, static_cast<int>(bins), static_cast<int>(frames), 1.0 / p.power,
+                                                p.rand_init ? 1 : 0, p.seed);
   const int nyq = n % 2 == 0 ? static_cast<int>(n / 2) : -1;
   const std::vector<double> w = PaddedHann(n, p.win);
   int lo = 0, hi = static_cast<int>(n);
