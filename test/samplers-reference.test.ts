@@ -11,6 +11,7 @@ import {
   refDDPM,
   refDPMSolver,
   refEuler,
+  refHeun,
   refKarrasHeun,
   refKDPM2,
   refLMS,
@@ -61,8 +62,15 @@ interface Case {
 const SD = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', num_train_timesteps: 1000 }
 const LIN = { beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', num_train_timesteps: 1000 }
 
+// dynamic thresholding bites where x0 estimates exceed 1: early, at high noise, with ε prediction
+const THRESH_UNIPC = { ...LIN, thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.5 }
+const THRESH_DPM = { ...LIN, thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.2 }
+const THRESH_DDPM = { ...LIN, thresholding: true, dynamic_thresholding_ratio: 0.95, sample_max_value: 1.5 }
+const THRESH_DDIM = { ...LIN, thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.3, eta: 0.5 }
+
 const lms: RefFn = (c, s, b, m) => refLMS(c, s, b, m)
 const kdpm2: RefFn = (c, s, b, m) => refKDPM2(c, s, b, m)
+const heun: RefFn = (c, s, b, m) => refHeun(c, s, b, m)
 const unipc: RefFn = (c, s, b, m, _n, batch) => refUniPC(c, s, b, m, batch)
 
 const cases: Case[] = [
@@ -99,7 +107,8 @@ const cases: Case[] = [
   { name: 'UniPC noise prediction (predict_x0 false), order 3', cls: 'UniPCMultistepScheduler', config: { ...SD, predict_x0: false, solver_order: 3, final_sigmas_type: 'sigma_min' }, steps: 12, ref: unipc },
   { name: 'UniPC disable_corrector [0, 2], leading', cls: 'UniPCMultistepScheduler', config: { ...SD, disable_corrector: [0, 2], timestep_spacing: 'leading', steps_offset: 1 }, steps: 10, ref: unipc },
   { name: 'UniPC v_prediction, zero SNR, trailing', cls: 'UniPCMultistepScheduler', config: { ...SD, prediction_type: 'v_prediction', rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, steps: 10, ref: unipc },
-  { name: 'UniPC thresholding (batch 2)', cls: 'UniPCMultistepScheduler', config: { ...LIN, thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.5, prediction_type: 'sample' }, steps: 8, ref: unipc, shape: [2, 4, 8, 8] },
+  { name: 'UniPC thresholding (batch 2)', cls: 'UniPCMultistepScheduler', config: THRESH_UNIPC, steps: 8, ref: unipc, shape: [2, 4, 8, 8] },
+  { name: 'UniPC sample prediction', cls: 'UniPCMultistepScheduler', config: { ...LIN, prediction_type: 'sample' }, steps: 8, ref: unipc },
   // DPM-Solver(++) multistep
   { name: 'DPM++ 3M', cls: 'DPMSolverMultistepScheduler', config: { ...SD, solver_order: 3 }, steps: 20, ref: refDPMSolver },
   { name: 'DPM++ 3M, 10 steps (lower_order_final)', cls: 'DPMSolverMultistepScheduler', config: { ...SD, solver_order: 3 }, steps: 10, ref: refDPMSolver },
@@ -113,25 +122,32 @@ const cases: Case[] = [
   { name: 'DPM-Solver (noise prediction) order 3, sigma_min', cls: 'DPMSolverMultistepScheduler', config: { ...SD, algorithm_type: 'dpmsolver', solver_order: 3, final_sigmas_type: 'sigma_min' }, steps: 16, ref: refDPMSolver },
   { name: 'SDE-DPM-Solver order 2, sigma_min', cls: 'DPMSolverMultistepScheduler', config: { ...SD, algorithm_type: 'sde-dpmsolver', final_sigmas_type: 'sigma_min' }, steps: 12, ref: refDPMSolver },
   { name: 'DPM++ 2M v_prediction, zero SNR, trailing', cls: 'DPMSolverMultistepScheduler', config: { ...SD, prediction_type: 'v_prediction', rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, steps: 12, ref: refDPMSolver },
-  { name: 'DPM++ 2M sample prediction, thresholding (batch 2)', cls: 'DPMSolverMultistepScheduler', config: { ...LIN, prediction_type: 'sample', thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.2 }, steps: 10, ref: refDPMSolver, shape: [2, 4, 8, 8] },
+  { name: 'DPM++ 2M thresholding (batch 2)', cls: 'DPMSolverMultistepScheduler', config: THRESH_DPM, steps: 10, ref: refDPMSolver, shape: [2, 4, 8, 8] },
+  { name: 'DPM-Solver (noise prediction) thresholding, sigma_min', cls: 'DPMSolverMultistepScheduler', config: { ...THRESH_DPM, algorithm_type: 'dpmsolver', final_sigmas_type: 'sigma_min' }, steps: 10, ref: refDPMSolver, shape: [2, 4, 8, 8] },
+  { name: 'DPM++ 2M sample prediction', cls: 'DPMSolverMultistepScheduler', config: { ...LIN, prediction_type: 'sample' }, steps: 10, ref: refDPMSolver },
   { name: 'DPM++ 2M squaredcos, leading', cls: 'DPMSolverMultistepScheduler', config: { ...LIN, beta_schedule: 'squaredcos_cap_v2', timestep_spacing: 'leading', steps_offset: 1 }, steps: 12, ref: refDPMSolver },
   // DDPM variance types, clipping, thresholding, prediction types
   { name: 'DDPM fixed_small, clip_sample', cls: 'DDPMScheduler', config: { ...LIN, variance_type: 'fixed_small', clip_sample: true }, steps: 25, ref: refDDPM },
   { name: 'DDPM fixed_small_log', cls: 'DDPMScheduler', config: { ...LIN, variance_type: 'fixed_small_log', clip_sample: false }, steps: 25, ref: refDDPM },
   { name: 'DDPM fixed_large, clip range 2', cls: 'DDPMScheduler', config: { ...LIN, variance_type: 'fixed_large', clip_sample: true, clip_sample_range: 2 }, steps: 25, ref: refDDPM },
-  { name: 'DDPM thresholding (batch 2), sample prediction', cls: 'DDPMScheduler', config: { ...LIN, thresholding: true, dynamic_thresholding_ratio: 0.95, sample_max_value: 1.5, prediction_type: 'sample' }, steps: 20, ref: refDDPM, shape: [2, 4, 8, 8] },
+  { name: 'DDPM thresholding (batch 2)', cls: 'DDPMScheduler', config: THRESH_DDPM, steps: 20, ref: refDDPM, shape: [2, 4, 8, 8] },
+  { name: 'DDPM sample prediction', cls: 'DDPMScheduler', config: { ...LIN, prediction_type: 'sample', clip_sample: false }, steps: 20, ref: refDDPM },
   { name: 'DDPM v_prediction, zero SNR, trailing', cls: 'DDPMScheduler', config: { ...SD, prediction_type: 'v_prediction', rescale_betas_zero_snr: true, timestep_spacing: 'trailing', clip_sample: false }, steps: 20, ref: refDDPM },
   { name: 'DDPM squaredcos, linspace', cls: 'DDPMScheduler', config: { ...LIN, beta_schedule: 'squaredcos_cap_v2', timestep_spacing: 'linspace', clip_sample: false }, steps: 20, ref: refDDPM },
   // DDIM options
   { name: 'DDIM v_prediction, zero SNR, trailing', cls: 'DDIMScheduler', config: { ...SD, prediction_type: 'v_prediction', rescale_betas_zero_snr: true, timestep_spacing: 'trailing', clip_sample: false, set_alpha_to_one: false }, steps: 15, ref: refDDIM },
   { name: 'DDIM eta 1, clip_sample, use_clipped_model_output', cls: 'DDIMScheduler', config: { ...LIN, eta: 1, clip_sample: true, use_clipped_model_output: true }, steps: 15, ref: refDDIM },
-  { name: 'DDIM thresholding (batch 2), eta 0.5', cls: 'DDIMScheduler', config: { ...LIN, thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.3, eta: 0.5 }, steps: 15, ref: refDDIM, shape: [2, 4, 8, 8] },
+  { name: 'DDIM thresholding (batch 2), eta 0.5', cls: 'DDIMScheduler', config: THRESH_DDIM, steps: 15, ref: refDDIM, shape: [2, 4, 8, 8] },
   { name: 'DDIM sample prediction, linspace', cls: 'DDIMScheduler', config: { ...LIN, prediction_type: 'sample', timestep_spacing: 'linspace', clip_sample: false }, steps: 12, ref: refDDIM },
   // Euler options
   { name: 'Euler v_prediction, zero SNR, trailing', cls: 'EulerDiscreteScheduler', config: { ...SD, prediction_type: 'v_prediction', rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, steps: 15, ref: refEuler },
   { name: 'Euler Karras, sigma_min/sigma_max, final sigma_min', cls: 'EulerDiscreteScheduler', config: { ...SD, use_karras_sigmas: true, sigma_min: 0.05, sigma_max: 10, final_sigmas_type: 'sigma_min' }, steps: 12, ref: refEuler },
   { name: 'Euler exponential sigmas', cls: 'EulerDiscreteScheduler', config: { ...SD, use_exponential_sigmas: true }, steps: 12, ref: refEuler },
   { name: 'Euler with churn (s_churn 2, s_tmin 0.5, s_tmax 5)', cls: 'EulerDiscreteScheduler', config: { ...SD, s_churn: 2, s_tmin: 0.5, s_tmax: 5, s_noise: 1.003 }, steps: 12, ref: refEuler },
+  // Heun options (its second stage goes through the fused kernel)
+  { name: 'Heun clip_sample 0.8, v_prediction', cls: 'HeunDiscreteScheduler', config: { ...SD, clip_sample: true, clip_sample_range: 0.8, prediction_type: 'v_prediction' }, steps: 10, ref: heun },
+  { name: 'Heun Karras, sample prediction', cls: 'HeunDiscreteScheduler', config: { ...SD, use_karras_sigmas: true, prediction_type: 'sample' }, steps: 10, ref: heun },
+  { name: 'Heun exponential, trailing', cls: 'HeunDiscreteScheduler', config: { ...LIN, use_exponential_sigmas: true, timestep_spacing: 'trailing' }, steps: 8, ref: heun },
   // Karras / EDM Heun with churn
   { name: 'Karras Heun, no churn', cls: 'KarrasHeunScheduler', config: { ...LIN }, steps: 10, ref: refKarrasHeun },
   { name: 'Karras Heun churn (Point-E settings)', cls: 'KarrasHeunScheduler', config: { ...LIN, s_churn: 3, s_tmin: 0, s_tmax: Infinity, s_noise: 1, sigma_min: 0.002, sigma_max: 80 }, steps: 16, ref: refKarrasHeun },
@@ -178,6 +194,14 @@ t.test('the comparison tells the options apart (each option moves the result at 
     ['LMS order 4 vs 2', lms, { ...SD }, { ...SD, lms_order: 2 }],
     ['KDPM2 Karras vs default', kdpm2, { ...SD }, { ...SD, use_karras_sigmas: true }],
     ['DDPM fixed_small vs fixed_large', refDDPM, { ...LIN, clip_sample: false }, { ...LIN, clip_sample: false, variance_type: 'fixed_large' }],
+    ['Heun clip_sample 0.8 vs none', heun, { ...SD, clip_sample: true, clip_sample_range: 0.8, prediction_type: 'v_prediction' }, { ...SD, prediction_type: 'v_prediction' }],
+    ['DPM++ thresholding vs none', refDPMSolver, THRESH_DPM, { ...THRESH_DPM, thresholding: false }],
+    ['UniPC thresholding vs none', unipc, THRESH_UNIPC, { ...THRESH_UNIPC, thresholding: false }],
+    ['DDPM thresholding vs clipping', refDDPM, THRESH_DDPM, { ...THRESH_DDPM, thresholding: false }],
+    ['DDPM clipping vs none', refDDPM, { ...THRESH_DDPM, thresholding: false }, { ...THRESH_DDPM, thresholding: false, clip_sample: false }],
+    ['DDIM thresholding vs none', refDDIM, THRESH_DDIM, { ...THRESH_DDIM, thresholding: false, clip_sample: false }],
+    ['DDIM use_clipped_model_output vs not', refDDIM, { ...LIN, eta: 1, clip_sample: true, use_clipped_model_output: true }, { ...LIN, eta: 1, clip_sample: true }],
+    ['Euler churn vs none', refEuler, { ...SD, s_churn: 2, s_tmin: 0.5, s_tmax: 5 }, { ...SD }],
   ]
   for (const [name, ref, a, b] of pairs) {
     const e = relErr(run(ref, a), run(ref, b))

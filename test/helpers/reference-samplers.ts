@@ -341,6 +341,36 @@ export function refEuler(c: Cfg, steps: number, base: Float64Array, model: Model
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Heun's method (Karras et al. 2022, Algorithm 1; diffusers' HeunDiscreteScheduler)
+
+export function refHeun(c: Cfg, steps: number, base: Float64Array, model: Model): RefRun {
+  const p = kPlan(c, steps)
+  const pred = stringOr(c, 'prediction_type', 'epsilon') as Pred
+  const clip = (x0: Float64Array) => postprocessX0(c, x0, 1, false)
+  let x: Float64Array = base.map((v) => v * p.init)
+  const run: RefRun = { final: x, samples: [], timesteps: [] }
+  for (let i = 0; i < steps; i++) {
+    const s = p.sigmas[i]!
+    const next = p.sigmas[i + 1]!
+    run.timesteps.push(p.ts[i]!)
+    const x0 = clip(veX0(pred, model(scaleIn(x, s), p.ts[i]!), x, s))
+    const d = x.map((v, j) => (v - x0[j]!) / s)
+    const euler = x.map((v, j) => v + d[j]! * (next - s))
+    run.samples.push(euler)
+    if (next === 0) {
+      x = euler
+      continue
+    }
+    run.timesteps.push(p.ts[i + 1]!)
+    const x0b = clip(veX0(pred, model(scaleIn(euler, next), p.ts[i + 1]!), euler, next))
+    x = x.map((v, j) => v + ((d[j]! + (euler[j]! - x0b[j]!) / next) / 2) * (next - s))
+    run.samples.push(x)
+  }
+  run.final = x
+  return run
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Linear multistep (k-diffusion's sample_lms): Adams–Bashforth in σ with exact Lagrange integrals
 
 /** ∫_a^b Π_{k≠j} (τ − nodes[k])/(nodes[j] − nodes[k]) dτ, by expanding the polynomial. */
