@@ -55,8 +55,8 @@ std::vector<FftStage> MakeStages(size_t n) {
     for (size_t s = 0; s < ns; s++) {
       for (int r = 1; r < radix; r++) {
         const double a = -2.0 * M_PI * static_cast<double>(s) * r / static_cast<double>(ns * radix);
-        st.tw_re[s * (radix - 1) + r - 1] = std::cos(a);
-        st.tw_im[s * (radix - 1) + r - 1] = std::sin(a);
+        st.tw_re[(r - 1) * ns + s] = std::cos(a);
+        st.tw_im[(r - 1) * ns + s] = std::sin(a);
       }
     }
     stages.push_back(std::move(st));
@@ -66,6 +66,11 @@ std::vector<FftStage> MakeStages(size_t n) {
 }
 
 // One Stockham stage: see fft.ts for the index algebra.
+// Compiled twice (AVX2 and baseline) and picked at load time: the inner loops run over contiguous
+// s with contiguous twiddles, so they vectorise; no FMA, so both clones give identical results.
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(DIFFUSEKIT_SANITIZE)
+__attribute__((target_clones("avx2", "default")))
+#endif
 void Stage(const FftStage& st, size_t n, const double* __restrict__ xr, const double* __restrict__ xi, double* __restrict__ yr,
            double* __restrict__ yi) {
   const int R = st.radix;
@@ -93,16 +98,16 @@ void Stage(const FftStage& st, size_t n, const double* __restrict__ xr, const do
   if (R == 4) {
     for (size_t b = 0; b < blocks; b++) {
       for (size_t s = 0; s < ns; s++) {
-        const size_t j = b * ns + s, o = b * ns * 4 + s, t = s * 3;
+        const size_t j = b * ns + s, o = b * ns * 4 + s, t1 = s, t2 = ns + s, t3 = 2 * ns + s;
         const double a0r = xr[j], a0i = xi[j];
         double pr = xr[j + stride], pi = xi[j + stride];
-        const double a1r = pr * twr[t] - pi * twi[t], a1i = pr * twi[t] + pi * twr[t];
+        const double a1r = pr * twr[t1] - pi * twi[t1], a1i = pr * twi[t1] + pi * twr[t1];
         pr = xr[j + 2 * stride];
         pi = xi[j + 2 * stride];
-        const double a2r = pr * twr[t + 1] - pi * twi[t + 1], a2i = pr * twi[t + 1] + pi * twr[t + 1];
+        const double a2r = pr * twr[t2] - pi * twi[t2], a2i = pr * twi[t2] + pi * twr[t2];
         pr = xr[j + 3 * stride];
         pi = xi[j + 3 * stride];
-        const double a3r = pr * twr[t + 2] - pi * twi[t + 2], a3i = pr * twi[t + 2] + pi * twr[t + 2];
+        const double a3r = pr * twr[t3] - pi * twi[t3], a3i = pr * twi[t3] + pi * twr[t3];
         const double s02r = a0r + a2r, s02i = a0i + a2i, d02r = a0r - a2r, d02i = a0i - a2i;
         const double s13r = a1r + a3r, s13i = a1i + a3i, d13r = a1r - a3r, d13i = a1i - a3i;
         yr[o] = s02r + s13r;
@@ -121,13 +126,13 @@ void Stage(const FftStage& st, size_t n, const double* __restrict__ xr, const do
     const double c = -0.5, sn = -std::sqrt(3.0) / 2;
     for (size_t b = 0; b < blocks; b++) {
       for (size_t s = 0; s < ns; s++) {
-        const size_t j = b * ns + s, o = b * ns * 3 + s, t = s * 2;
+        const size_t j = b * ns + s, o = b * ns * 3 + s, t1 = s, t2 = ns + s;
         const double a0r = xr[j], a0i = xi[j];
         double pr = xr[j + stride], pi = xi[j + stride];
-        const double a1r = pr * twr[t] - pi * twi[t], a1i = pr * twi[t] + pi * twr[t];
+        const double a1r = pr * twr[t1] - pi * twi[t1], a1i = pr * twi[t1] + pi * twr[t1];
         pr = xr[j + 2 * stride];
         pi = xi[j + 2 * stride];
-        const double a2r = pr * twr[t + 1] - pi * twi[t + 1], a2i = pr * twi[t + 1] + pi * twr[t + 1];
+        const double a2r = pr * twr[t2] - pi * twi[t2], a2i = pr * twi[t2] + pi * twr[t2];
         const double sr = a1r + a2r, si = a1i + a2i, dr = a1r - a2r, di = a1i - a2i;
         const double mr = a0r + c * sr, mi = a0i + c * si;
         yr[o] = a0r + sr;
@@ -145,14 +150,15 @@ void Stage(const FftStage& st, size_t n, const double* __restrict__ xr, const do
     const double s1 = -std::sin(2 * M_PI / 5), s2 = -std::sin(4 * M_PI / 5);
     for (size_t b = 0; b < blocks; b++) {
       for (size_t s = 0; s < ns; s++) {
-        const size_t j = b * ns + s, o = b * ns * 5 + s, t = s * 4;
+        const size_t j = b * ns + s, o = b * ns * 5 + s;
         double ar[5], ai[5];
         ar[0] = xr[j];
         ai[0] = xi[j];
         for (int r = 1; r < 5; r++) {
+          const size_t t = (r - 1) * ns + s;
           const double pr = xr[j + r * stride], pi = xi[j + r * stride];
-          ar[r] = pr * twr[t + r - 1] - pi * twi[t + r - 1];
-          ai[r] = pr * twi[t + r - 1] + pi * twr[t + r - 1];
+          ar[r] = pr * twr[t] - pi * twi[t];
+          ai[r] = pr * twi[t] + pi * twr[t];
         }
         const double s14r = ar[1] + ar[4], s14i = ai[1] + ai[4], d14r = ar[1] - ar[4], d14i = ai[1] - ai[4];
         const double s23r = ar[2] + ar[3], s23i = ai[2] + ai[3], d23r = ar[2] - ar[3], d23i = ai[2] - ai[3];
@@ -189,7 +195,7 @@ void Stage(const FftStage& st, size_t n, const double* __restrict__ xr, const do
       vr[0] = a0r;
       vi[0] = a0i;
       for (int r = 1; r < R; r++) {
-        const size_t t = s * (R - 1) + r - 1;
+        const size_t t = (r - 1) * ns + s;
         const double pr = xr[j + r * stride], pi = xi[j + r * stride];
         vr[r] = pr * twr[t] - pi * twi[t];
         vi[r] = pr * twi[t] + pi * twr[t];

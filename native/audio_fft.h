@@ -14,7 +14,7 @@ namespace audio {
 struct FftStage {
   int radix;
   size_t ns;  // product of the earlier radices
-  std::vector<double> tw_re, tw_im;  // [s][r-1], s < ns, r in 1..radix-1
+  std::vector<double> tw_re, tw_im;  // [r-1][s], s < ns, r in 1..radix-1 (contiguous in s: vectorisable)
 };
 
 class FftPlan;
