@@ -48,6 +48,40 @@ function unpackLowDepth(data: Uint8Array, width: number, height: number, channel
   return out
 }
 
+/** Samples per pixel of each PNG colour type (grey, RGB, palette, grey+alpha, RGBA). */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }
+/** deflate's largest possible expansion is about 1032:1; more declared pixels than that is a corrupt header */
+const DEFLATE_MAX_RATIO = 1032
+
+/**
+ * Checks the IHDR size against the compressed data before decoding: a 100-byte file that declares
+ * 268435458x2 pixels would otherwise make the decoder allocate and filter gigabytes (tens of seconds
+ * of CPU) before it notices the data is missing. Found by scripts/fuzz.ts --target png.
+ */
+function preflight(bytes: Uint8Array, source: string): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const fail = (why: string): DiffuseError => new DiffuseError('FILE_FORMAT', `${source} is not a valid PNG: ${why}`, { details: { file: source } })
+  let offset = 8
+  let header: { width: number; height: number; depth: number; channels: number } | undefined
+  let compressed = 0
+  while (offset + 8 <= bytes.length) {
+    const length = view.getUint32(offset)
+    const type = String.fromCharCode(bytes[offset + 4]!, bytes[offset + 5]!, bytes[offset + 6]!, bytes[offset + 7]!)
+    if (type === 'IHDR' && !header && length >= 13 && offset + 21 <= bytes.length) {
+      header = { width: view.getUint32(offset + 8), height: view.getUint32(offset + 12), depth: bytes[offset + 16]!, channels: PNG_CHANNELS[bytes[offset + 17]!] ?? 1 }
+    } else if (type === 'IDAT') compressed += Math.min(length, bytes.length - offset - 8)
+    else if (type === 'IEND') break
+    offset += 12 + length
+  }
+  if (!header) return // the decoder reports the missing header in its own words
+  const { width, height, depth, channels } = header
+  if (width === 0 || height === 0) throw fail(`its header declares a ${width}x${height} image (PNG sizes start at 1)`)
+  const rawBytes = height * Math.ceil((width * channels * Math.max(depth, 1)) / 8)
+  if (rawBytes > compressed * DEFLATE_MAX_RATIO + 1024) {
+    throw fail(`its header declares ${width}x${height} pixels but the file holds only ${compressed} bytes of image data (truncated or corrupt)`)
+  }
+}
+
 /** Decodes PNG bytes to 8-bit RGB. Any malformed input gives DiffuseError('FILE_FORMAT'). */
 export function decodePng(bytes: Uint8Array, options: DecodeOptions = {}, source = 'PNG data'): RgbImage {
   if (!(bytes instanceof Uint8Array)) throw invalidArgument('bytes', 'a Uint8Array', bytes)
@@ -55,9 +89,10 @@ export function decodePng(bytes: Uint8Array, options: DecodeOptions = {}, source
   if (!hasPngSignature(bytes)) {
     throw new DiffuseError('FILE_FORMAT', `${source} is not a PNG file (no PNG signature)`, { details: { file: source } })
   }
+  preflight(bytes, source)
   let png
   try {
-    png = decode(bytes)
+    png = decode(bytes, { checkCrc: true })
   } catch (e) {
     throw new DiffuseError('FILE_FORMAT', `${source} is not a valid PNG: ${(e as Error).message}`, { cause: e, details: { file: source } })
   }
