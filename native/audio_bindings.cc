@@ -1,4 +1,4 @@
-// N-API bindings of the audio kernels: audioGriffinLim(magnitude, out, params, device, async) and
+// N-API bindings of the audio kernels: audioGriffinLim(magnitude, out, params, device, async, cancel?) and
 // audioCudaStatus(). TypeScript (src/native/audio.ts) validates first; every size is checked again
 // here (CheckGriffinLimParams) so that a bad call throws instead of touching memory out of bounds.
 #include <napi.h>
@@ -34,13 +34,16 @@ double GetDouble(Napi::Env env, const Napi::Object& o, const char* key) {
 struct GriffinLimJob {
   PinnedF32 magnitude;
   PinnedF32 out;
+  // Optional Int32Array(1) the caller sets to 1 to stop the CPU loop (AbortSignal); kept referenced.
+  Napi::Reference<Napi::Int32Array> cancel_ref;
+  const int32_t* cancel = nullptr;
   audio::GriffinLimParams params;
   bool cuda = false;
   void Run() {
     if (cuda) {
       audio::GriffinLimCuda(magnitude.data, params, out.data);
     } else {
-      audio::GriffinLimCpu(magnitude.data, params, out.data);
+      audio::GriffinLimCpu(magnitude.data, params, out.data, cancel);
     }
   }
 };
@@ -71,6 +74,14 @@ Napi::Value GriffinLim(const Napi::CallbackInfo& info) {
   if (device != "cpu" && device != "cuda") ThrowType(env, "device must be 'cpu' or 'cuda'");
   job.cuda = device == "cuda";
   const bool async = GetBool(info, 4, "async");
+  if (info.Length() > 5 && !IsNullish(info[5])) {
+    Napi::Value c = info[5];
+    if (!c.IsTypedArray() || c.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || c.As<Napi::Int32Array>().ElementLength() < 1) {
+      ThrowType(env, "cancel must be an Int32Array of length >= 1");
+    }
+    job.cancel_ref = Napi::Persistent(c.As<Napi::Int32Array>());
+    job.cancel = c.As<Napi::Int32Array>().Data();
+  }
   try {
     audio::CheckGriffinLimParams(p, job.magnitude.length, job.out.length);
   } catch (const std::exception& e) {

@@ -162,7 +162,7 @@ void OverlapAdd(const Geometry& g, const double* frames_buf, double* y) {
 
 }  // namespace
 
-void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out, const std::atomic<bool>* cancel) {
+void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out, const int32_t* cancel) {
   CheckGriffinLimParams(p, p.bins() * p.frames, p.length);
   const Geometry g = MakeGeometry(p);
   std::shared_ptr<const FftPlan> plan = GetFftPlan(g.n);
@@ -179,7 +179,8 @@ void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out
   std::vector<double> frames_buf(g.frames * (g.hi - g.lo), 0.0), y(g.length);
 
   for (size_t it = 0; it < p.iterations; it++) {
-    if (cancel && cancel->load()) throw std::runtime_error("aborted");
+    // Written by the JavaScript thread while this worker runs: read it atomically.
+    if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) throw std::runtime_error("aborted");
     Synthesize(g, *plan, s.data(), ar.data(), ai.data(), frames_buf.data());
     OverlapAdd(g, frames_buf.data(), y.data());
     // Analysis of the reflect-padded signal + momentum update, frame pairs in parallel.

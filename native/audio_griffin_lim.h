@@ -3,7 +3,6 @@
 // is modalities/audio/griffin-lim.ts; both use the same window, padding, initial phases and
 // momentum rule, so the CPU result equals it to double rounding.
 #pragma once
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -36,9 +35,10 @@ std::vector<double> PaddedHann(size_t n_fft, size_t win);
 // each [bin][frame] element), stored frame-major: re[t * bins + k].
 void InitialPhases(const GriffinLimParams& p, double* re, double* im);
 
-// CPU implementation (double precision, frames spread over the thread pool). `cancel`, when set
-// from another thread, stops it between iterations (throws std::runtime_error("aborted")).
-void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out, const std::atomic<bool>* cancel = nullptr);
+// CPU implementation (double precision, frames spread over the thread pool). When `cancel` points
+// at a non-zero value (set from JavaScript through a shared Int32Array), it stops between
+// iterations and throws std::runtime_error("aborted").
+void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out, const int32_t* cancel = nullptr);
 
 // CUDA implementation (cuFFT loaded at run time, float32). Throws std::runtime_error when CUDA or
 // cuFFT is unavailable. Defined in audio_griffin_lim.cu, or in audio_cuda_stub.cc without CUDA.

@@ -94,6 +94,17 @@ t.test('native CPU Griffin-Lim equals the TypeScript reference (when the addon h
   }
 })
 
+t.test('an AbortSignal stops the native CPU loop mid-run', { skip: noNative }, async (t) => {
+  const o = { nFft: 1024, hop: 256 }
+  const mag = new Float32Array(513 * 400).fill(1)
+  const ac = new AbortController()
+  const started = Date.now()
+  const run = griffinLim(mag, { ...o, iterations: 100000, device: 'cpu', signal: ac.signal })
+  setTimeout(() => ac.abort(), 50)
+  await t.rejects(run, { code: 'ABORTED' })
+  t.ok(Date.now() - started < 20000, 'returned long before 100000 iterations')
+})
+
 t.test("device 'typescript' and the async API agree with the reference", async (t) => {
   const mag = new Float32Array(129 * 12).map((_, i) => 1 + Math.sin(i))
   const o = { nFft: 256, hop: 64, iterations: 3, seed: 3 }

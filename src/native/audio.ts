@@ -22,7 +22,14 @@ export interface NativeGriffinLimParams {
 }
 
 interface AudioAddon {
-  audioGriffinLim(magnitude: Float32Array, out: Float32Array, params: NativeGriffinLimParams, device: 'cpu' | 'cuda', async: boolean): Promise<void> | undefined
+  audioGriffinLim(
+    magnitude: Float32Array,
+    out: Float32Array,
+    params: NativeGriffinLimParams,
+    device: 'cpu' | 'cuda',
+    async: boolean,
+    cancel?: Int32Array | null,
+  ): Promise<void> | undefined
   audioCudaStatus(): { available: boolean; error?: string }
 }
 
@@ -49,8 +56,9 @@ function nativeError(e: unknown): DiffuseError {
 /**
  * Griffin-Lim in the addon. device 'cuda' throws CUDA_UNAVAILABLE when it cannot run; 'auto' uses
  * CUDA when available, else the CPU threads; null means "no native kernel: use TypeScript".
- * The work runs in a worker thread (Promise); an AbortSignal is honoured before the start and
- * when the result arrives (the native loop itself runs to completion).
+ * The work runs in a worker thread (Promise). An AbortSignal stops the CPU loop between
+ * iterations (through a shared flag the worker reads); a CUDA run is short and is checked when it
+ * returns.
  */
 export async function nativeGriffinLim(
   magnitude: Float32Array,
@@ -76,10 +84,18 @@ export async function nativeGriffinLim(
   // The addon keeps `magnitude` referenced until the worker finishes; hand it a private copy so a
   // caller who reuses their array meanwhile cannot race with the native threads.
   const input = magnitude.slice()
+  const cancel = new Int32Array(1)
+  const onAbort = (): void => {
+    cancel[0] = 1
+  }
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    await addon!.audioGriffinLim(input, out, { ...params }, target, true)
+    await addon!.audioGriffinLim(input, out, { ...params }, target, true, cancel)
   } catch (e) {
+    if (signal?.aborted) throw new DiffuseError('ABORTED', 'Griffin-Lim was aborted', { cause: signal.reason })
     throw nativeError(e)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
   }
   if (signal?.aborted) throw new DiffuseError('ABORTED', 'Griffin-Lim was aborted', { cause: signal.reason })
   return out
