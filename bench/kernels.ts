@@ -2,7 +2,7 @@
 // loops vs the machine's memory bandwidth (a plain native copy), 16K to 64M floats; Philox noise
 // native vs TypeScript. Run: npx tsx bench/kernels.ts [--max 67108864] [--no-write]
 // Writes its table into bench/results/kernels.md (between the cpu markers; other sections kept).
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { getKernels, loadAddon, nativeInfo, referenceKernels } from '../src/native/index.js'
@@ -17,6 +17,7 @@ if (!addon) {
   process.exit(1)
 }
 const native = getKernels('cpu')
+const loadBefore = loadavg()[0]!
 
 /** Median milliseconds of fn over enough repetitions to fill ~minMs (at least 3). */
 function time(fn: () => void, minMs = 300): number {
@@ -103,6 +104,8 @@ const section = [
   '',
   `Machine: ${machine}; Node ${process.version}; addon ${info.version} (${info.simd}, ${info.threads} threads). Date: ${new Date().toISOString().slice(0, 16)}Z.`,
   'Command: `npx tsx bench/kernels.ts`. Median of repeated runs per size.',
+  `Load average (1 min) while measuring: ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end` +
+    (Math.max(loadBefore, loadavg()[0]!) > cpus().length ? ' — the machine was shared with other jobs, so absolute figures are noisy; the ratios measured side by side are what to read.' : '.'),
   '',
   'Fused guided DDIM step (epsilon prediction, guidance 7.5, noise) reads x, uncond, cond, noise and writes out: 5 × 4 bytes per element.',
   'The copy column is a native multi-threaded memmove of the same size (read + write, 8 bytes per element); "step / copy bandwidth" compares',
