@@ -141,13 +141,15 @@ function floatTimesteps(spacing: string, N: number, n: number, offset: number): 
 }
 
 /** The multistep solvers' timesteps: n + 1 points laid out, the t = 0 end dropped. */
-function multistepTimesteps(spacing: string, N: number, n: number, offset: number): number[] {
-  if (spacing === 'linspace') return linspace(0, N - 1, n + 1).map(roundEven).reverse().slice(0, n)
+/** `last` is N unless λ-clipping (lambda_min_clipped) cut the noisiest training timesteps off. */
+function multistepTimesteps(spacing: string, N: number, n: number, offset: number, last = N): number[] {
+  if (spacing === 'linspace') return linspace(0, last - 1, n + 1).map(roundEven).reverse().slice(0, n)
   if (spacing === 'leading') {
-    const r = Math.floor(N / (n + 1))
+    const r = Math.floor(last / (n + 1))
     return Array.from({ length: n + 1 }, (_, i) => i * r).reverse().slice(0, n).map((t) => t + offset)
   }
-  return trailing(N, n)
+  const step = N / n
+  return Array.from({ length: Math.ceil(last / step) }, (_, i) => roundEven(last - i * step) - 1)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -471,7 +473,11 @@ function multistepPlan(c: Cfg, steps: number, unipc: boolean): MPlan {
   const N = abar.length
   if (on(c, 'rescale_betas_zero_snr')) abar[N - 1] = 2 ** -24
   const train = refTrainSigmas(abar)
-  let ts = multistepTimesteps(stringOr(c, 'timestep_spacing', 'linspace'), N, steps, numberOr(c, 'steps_offset', 0))
+  // λ_t = ln √ᾱ − ln √(1−ᾱ) decreases with t; timesteps whose λ is below lambda_min_clipped are cut off
+  const clip = typeof c['lambda_min_clipped'] === 'number' ? (c['lambda_min_clipped'] as number) : -Infinity
+  let last = N
+  while (last > 0 && Math.log(Math.sqrt(abar[last - 1]!)) - Math.log(Math.sqrt(1 - abar[last - 1]!)) < clip) last--
+  let ts = multistepTimesteps(stringOr(c, 'timestep_spacing', 'linspace'), N, steps, numberOr(c, 'steps_offset', 0), unipc ? N : last)
   let sigmas: number[]
   let ladderEnd: number | null = null
   if (on(c, 'use_karras_sigmas')) {
@@ -483,15 +489,20 @@ function multistepPlan(c: Cfg, steps: number, unipc: boolean): MPlan {
     sigmas = exponentialLadder(train[0]!, train[N - 1]!, steps)
     ts = sigmas.map((s) => refSigmaToT(s, train))
     ladderEnd = sigmas[steps - 1]!
+  } else if (!unipc && on(c, 'use_lu_lambdas')) {
+    // Lu et al.: uniform in λ = −log σ between the training ends, timesteps rounded as for Karras
+    sigmas = exponentialLadder(train[0]!, train[N - 1]!, steps)
+    ts = sigmas.map((s) => refSigmaToT(s, train))
+    if (stringOr(c, 'beta_schedule', 'linear') !== 'squaredcos_cap_v2') ts = ts.map(roundEven)
   } else {
     sigmas = ts.map((t) => lerpTable(train, t))
   }
-  let last = 0
+  let final = 0
   if (stringOr(c, 'final_sigmas_type', 'zero') === 'sigma_min') {
     // UniPC ends a Karras / exponential ladder at its own last σ; otherwise σ of timestep 0
-    last = unipc && ladderEnd !== null ? ladderEnd : Math.sqrt((1 - abar[0]!) / abar[0]!)
+    final = unipc && ladderEnd !== null ? ladderEnd : Math.sqrt((1 - abar[0]!) / abar[0]!)
   }
-  return { ts: ts.map(Math.trunc), sigmas: [...sigmas, last] }
+  return { ts: ts.map(Math.trunc), sigmas: [...sigmas, final] }
 }
 
 /** α_t, σ_t and λ_t = ln(α_t/σ_t) of the VP process at noise level σ. */
