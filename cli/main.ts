@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander'
 import { packageVersion } from '../src/runtime/package-root.js'
+import { register as registerImage } from './commands/image.js'
 import { register as registerInfo } from './commands/info.js'
 import { register as registerMusic } from './commands/music.js'
 import { register as registerSpeak } from './commands/speak.js'
@@ -18,6 +19,7 @@ program
 
 registerSpeak(program)
 registerMusic(program)
+registerImage(program)
 registerInfo(program)
 
 await program.parseAsync(process.argv)

@@ -62,6 +62,11 @@ export class OnnxDenoiser implements Denoiser {
     return this.live().inputNames.filter((n) => n !== this.sampleName && n !== this.timestepName)
   }
 
+  /** the graph's metadata for one input (type and shape), e.g. to check channel counts up front */
+  inputMetadata(name: string): ReturnType<typeof inputMetadata> {
+    return inputMetadata(this.live(), name)
+  }
+
   private live(): InferenceSession {
     if (!this.session) throw new DiffuseError('DISPOSED', `The denoiser for ${this.file} was disposed`)
     return this.session
