@@ -17,12 +17,11 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("version", DIFFUSEKIT_VERSION);
   o.Set("threads", GetThreads());
   o.Set("napiVersion", NAPI_VERSION);
-#if defined(__AVX2__)
-  o.Set("simd", "avx2");
-#elif defined(__SSE2__)
-  o.Set("simd", "sse2");
+  // the hot loops are compiled for AVX2 and the baseline; the loader picks by this CPU
+#if defined(__x86_64__) || defined(__i386__)
+  o.Set("simd", __builtin_cpu_supports("avx2") ? "avx2" : "sse2");
 #else
-  o.Set("simd", "scalar");
+  o.Set("simd", "baseline");
 #endif
 #if defined(DIFFUSEKIT_SANITIZE)
   o.Set("sanitize", true);

@@ -32,8 +32,9 @@ inline uint32_t FloatToBits(float f) {
   return b;
 }
 
-// out[4·i + lane] = normal value of lane `lane` of block b0 + i, for i < kBatch.
-void PhiloxBatch(uint64_t b0, uint32_t k0, uint32_t k1, float* __restrict out) {
+// out[4·i + lane] = normal value of lane `lane` of block b0 + i, for i < kBatch. Compiled for AVX2
+// and for the baseline (chosen at load time); no FMA either way, so the bits do not change.
+__attribute__((target_clones("avx2", "default"))) void PhiloxBatch(uint64_t b0, uint32_t k0, uint32_t k1, float* __restrict out) {
   uint32_t c0[kBatch], c1[kBatch], c2[kBatch], c3[kBatch];
   for (int i = 0; i < kBatch; ++i) {
     const uint64_t b = b0 + static_cast<uint64_t>(i);

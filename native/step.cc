@@ -15,8 +15,10 @@ namespace dk {
 
 namespace {
 
+// Compiled twice (AVX2 and baseline SSE2), picked at load time by the CPU: same IEEE float operations
+// (no FMA: AVX2 alone does not enable it, and -ffp-contract=off), so the same bits either way.
 template <int kPred, bool kGuided, bool kRecompute, bool kNoise, bool kX0>
-void StepLoop(const float* x, const float* m, const float* mc, const float* z, const StepParams& p, float* out, float* x0o, size_t b, size_t e) {
+__attribute__((target_clones("avx2", "default"))) void StepLoop(const float* x, const float* m, const float* mc, const float* z, const StepParams& p, float* out, float* x0o, size_t b, size_t e) {
   const float a = p.a, bb = p.b, clip = p.clip, w = p.w;
   const float cx0 = p.coef_x0, ceps = p.coef_eps, cs = p.coef_sample, cn = p.coef_noise;
   for (size_t i = b; i < e; ++i) {

@@ -1,7 +1,8 @@
 /**
- * The Philox4x32-10 normal-noise stream, defined once here in TypeScript. The C++ (native/philox.cc)
- * and CUDA (native/philox_cuda.cu) kernels are transcriptions of this file, operation for operation,
- * so all three give identical bits. Spec:
+ * The Philox4x32-10 normal-noise stream, defined once here in TypeScript. native/philox_math.h (used
+ * by the CUDA kernel) transcribes this file operation for operation; native/philox.cc computes the same
+ * float32 operations in vectorisable batches. All three give identical bits (test/native-philox.test.ts,
+ * test/gpu). Spec:
  *   seed: bigint in [0, 2^64): key k0 = low 32 bits, k1 = high 32 bits.
  *   value j = offset + i; block b = floor(j / 4), lane = j mod 4; counter = (b mod 2^32, floor(b / 2^32), 0, 0).
  *   Philox4x32-10 (Random123) gives r0..r3; Box-Muller on (r0, r1) -> lanes 0, 1 and (r2, r3) -> lanes 2, 3:
