@@ -120,8 +120,12 @@ function decodeData(
   for (let f = 0; f < frames; f++) {
     for (let c = 0; c < channels; c++) {
       let v: number
-      if (format === FORMAT_FLOAT) v = bits === 32 ? view.getFloat32(o, true) : view.getFloat64(o, true)
-      else if (bits === 8) v = (bytes[o]! - 128) / 128
+      if (format === FORMAT_FLOAT) {
+        v = bits === 32 ? view.getFloat32(o, true) : view.getFloat64(o, true)
+        // NaN/Inf (or a 64-bit value beyond float32's range) is corrupt data, not sound: refuse it here
+        // rather than let it poison a pipeline
+        if (!Number.isFinite(Math.fround(v))) throw formatError(`sample ${f} of channel ${c} is ${v} (a float WAV must hold finite float32-range samples)`, { frame: f, channel: c })
+      } else if (bits === 8) v = (bytes[o]! - 128) / 128
       else if (bits === 16) v = view.getInt16(o, true) / 32768
       else if (bits === 24) v = (((bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16)) << 8) >> 8) / 8388608
       else v = view.getInt32(o, true) / 2147483648

@@ -173,7 +173,8 @@ export function createSampler(nameOrConfig: string | SchedulerConfig, overrides?
     throw unknownSampler(nameOrConfig)
   }
   const cls = nameOrConfig._class_name
-  if (cls in CLASSES) return CLASSES[cls]!(nameOrConfig, { overrides: overrides ?? {} })
+  // own keys only: `in` would also find Object.prototype's ("constructor", "toString"; found by scripts/fuzz.ts)
+  if (Object.hasOwn(CLASSES, cls)) return CLASSES[cls]!(nameOrConfig, { overrides: overrides ?? {} })
   const alias = resolveSamplerName(cls)
   if (!alias) throw unknownSampler(cls)
   const { _class_name: _ignored, ...rest } = nameOrConfig
