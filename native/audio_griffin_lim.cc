@@ -176,34 +176,34 @@ void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out
     }
   InitialPhases(p, ar.data(), ai.data());
   const double alpha = p.momentum / (1.0 + p.momentum);
-  std::vector<double> frames_buf(g.frames * (g.hi - g.lo), 0.0), y(g.length);
+  // The signal lives inside its reflect-padded copy, so analysis reads frames without index checks.
+  std::vector<double> frames_buf(g.frames * (g.hi - g.lo), 0.0), ypad(g.length + 2 * g.pad, 0.0);
+  double* y = ypad.data() + g.pad;
 
   for (size_t it = 0; it < p.iterations; it++) {
     // Written by the JavaScript thread while this worker runs: read it atomically.
     if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) throw std::runtime_error("aborted");
     Synthesize(g, *plan, s.data(), ar.data(), ai.data(), frames_buf.data());
-    OverlapAdd(g, frames_buf.data(), y.data());
+    OverlapAdd(g, frames_buf.data(), y);
+    for (size_t i = 1; i <= g.pad; i++) {
+      ypad[g.pad - i] = y[i];
+      ypad[g.pad + g.length - 1 + i] = y[g.length - 1 - i];
+    }
     // Analysis of the reflect-padded signal + momentum update, frame pairs in parallel.
     const size_t pairs = (g.frames + 1) / 2;
     ParallelFor(pairs, PairGrain(pairs), [&](size_t begin, size_t end) {
       FftScratch scratch(*plan);
       std::vector<double> zr(g.n), zi(g.n);
-      const long long L = static_cast<long long>(g.length);
-      auto sample = [&](long long q) {
-        long long idx = q - static_cast<long long>(g.pad);
-        if (idx < 0) idx = -idx;
-        else if (idx >= L) idx = 2 * L - 2 - idx;
-        return y[static_cast<size_t>(idx)];
-      };
       for (size_t pidx = begin; pidx < end; pidx++) {
         const size_t t = 2 * pidx;
         const bool two = t + 1 < g.frames;
         std::fill(zr.begin(), zr.end(), 0.0);
         std::fill(zi.begin(), zi.end(), 0.0);
-        const long long a = static_cast<long long>(t * g.hop), b = a + static_cast<long long>(g.hop);
+        const double* fa = ypad.data() + t * g.hop;
+        const double* fb = fa + g.hop;
         for (size_t i = g.lo; i < g.hi; i++) {
-          zr[i] = sample(a + static_cast<long long>(i)) * g.w[i];
-          if (two) zi[i] = sample(b + static_cast<long long>(i)) * g.w[i];
+          zr[i] = fa[i] * g.w[i];
+          if (two) zi[i] = fb[i] * g.w[i];
         }
         plan->Forward(zr.data(), zi.data(), scratch);
         for (size_t k = 0; k < g.bins; k++) {
@@ -226,7 +226,7 @@ void GriffinLimCpu(const float* magnitude, const GriffinLimParams& p, float* out
     });
   }
   Synthesize(g, *plan, s.data(), ar.data(), ai.data(), frames_buf.data());
-  OverlapAdd(g, frames_buf.data(), y.data());
+  OverlapAdd(g, frames_buf.data(), y);
   for (size_t i = 0; i < g.length; i++) out[i] = static_cast<float>(y[i]);
 }
 
