@@ -187,6 +187,15 @@ t.test('bad input: sizes, prompts, masks, images, missing or corrupt components'
     code: 'MODEL_LOAD',
     message: /vae_encoder[/\\]model\.onnx/,
   })
+  // a plain Optimum export (no diffusekit.json): size from unet sample_size × VAE factor, diffusers' defaults
+  const plain = join(dir, 'plain')
+  cpSync(join(fixtures, 'tiny-sd-a'), plain, { recursive: true })
+  rmSync(join(plain, 'diffusekit.json'))
+  const sdPlain = await loadPipeline(plain)
+  t.teardown(() => sdPlain.dispose())
+  t.same([sdPlain.defaultWidth, sdPlain.defaultHeight, sdPlain.sizeMultiple], [64, 64, 8])
+  const pr = await sdPlain.generate({ prompt: 'red apple', seed: 2, steps: 2 })
+  t.same([pr.width, pr.record.guidance, pr.record.sampler._class_name], [64, 7.5, 'DDIMScheduler'])
   // tiny-sd-b keeps its unet weights in model.onnx_data: without it the graph cannot load
   const copyB = join(dir, 'model-b')
   cpSync(join(fixtures, 'tiny-sd-b'), copyB, { recursive: true })

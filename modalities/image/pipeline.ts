@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { dirname, extname, basename, join } from 'node:path'
 import { Tensor } from 'onnxruntime-common'
 import { DiffuseError, invalidArgument } from '../../src/errors.js'
@@ -8,6 +9,7 @@ import { checkInteger, checkNumber } from '../../src/validate.js'
 import { readModelFolder, type ModelFolder } from '../../src/runtime/model-folder.js'
 import { OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
 import { inputMetadata } from '../../src/runtime/onnx.js'
+import { readJsonObject } from '../../src/runtime/json-file.js'
 import {
   kernelsFor,
   makeRecord,
@@ -36,7 +38,7 @@ export interface ImageGenerateOptions extends CommonGenerateOptions {
   prompt: string | readonly string[]
   /** what to steer away from (the unconditional branch of guidance); default '' */
   negativePrompt?: string | readonly string[]
-  /** pixels; multiples of 8 and of the VAE's factor (default: the model's, else 512) */
+  /** pixels; multiples of 8 and of the VAE's factor (default: diffusekit.json's, else unet sample_size × VAE factor) */
   width?: number
   height?: number
   /** images in one run (default 1); image i uses seed + i (or seeds[i]) */
@@ -76,6 +78,7 @@ interface Loaded {
   vaeDecoder: OnnxVaeDecoder
   vaeConfig: VaeConfig
   latentChannels: number
+  unetSampleSize: number | undefined
 }
 
 /**
@@ -112,8 +115,10 @@ export class ImagePipeline {
     const own = l.model.config.sizeMultiple
     this.sizeMultiple = lcm(lcm(8, l.vaeConfig.spatialFactor), typeof own === 'number' && Number.isInteger(own) && own > 0 ? own : 1)
     const sampleSize = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined)
-    this.defaultWidth = sampleSize(d?.width) ?? 512
-    this.defaultHeight = sampleSize(d?.height) ?? 512
+    // diffusers' default: unet sample_size × VAE factor (SD 1.x: 64 × 8 = 512, SD 2.x: 96 × 8 = 768)
+    const fromUnet = l.unetSampleSize !== undefined ? l.unetSampleSize * l.vaeConfig.spatialFactor : 512
+    this.defaultWidth = sampleSize(d?.width) ?? fromUnet
+    this.defaultHeight = sampleSize(d?.height) ?? fromUnet
   }
 
   static async load(nameOrPath: string | ModelFolder, options: PipelineOptions = {}): Promise<ImagePipeline> {
@@ -174,7 +179,11 @@ export class ImagePipeline {
       }
       const vaeDecoder = await OnnxVaeDecoder.create(decFile, vaeConfig, session)
       opened.push(vaeDecoder)
-      return new ImagePipeline({ model, tokenizer, textEncoder, unet, vaeDecoder, vaeConfig, latentChannels }, options)
+      const unetConfigFile = join(model.root, 'unet', 'config.json')
+      const unetConfig = existsSync(unetConfigFile) ? await readJsonObject(unetConfigFile) : {}
+      const ss = unetConfig.sample_size
+      const unetSampleSize = typeof ss === 'number' && Number.isInteger(ss) && ss > 0 ? ss : undefined
+      return new ImagePipeline({ model, tokenizer, textEncoder, unet, vaeDecoder, vaeConfig, latentChannels, unetSampleSize }, options)
     } catch (e) {
       for (const o of opened) await o.dispose().catch(() => undefined)
       throw e
@@ -252,7 +261,14 @@ export class ImagePipeline {
     }
 
     // ---- run settings (sampler, steps, guidance, generator kind, base seed)
-    const run = resolveRun(this.model, { ...o, ...(seedsGiven ? { seed: seedsGiven[0] } : {}) })
+    // a plain Optimum export has no diffusekit.json: diffusers' StableDiffusionPipeline defaults then
+    const d = this.model.config.defaults ?? {}
+    const run = resolveRun(this.model, {
+      ...o,
+      ...(o.steps === undefined && d.steps === undefined ? { steps: 50 } : {}),
+      ...(o.guidance === undefined && d.guidance === undefined ? { guidance: 7.5 } : {}),
+      ...(seedsGiven ? { seed: seedsGiven[0] } : {}),
+    })
     const seeds = seedsGiven ?? Array.from({ length: batch }, (_, i) => run.seed + i)
     const generators: Generator[] = seeds.map((s) => createGenerator(run.generatorKind, s))
     const generator = perImageGenerator(generators)
