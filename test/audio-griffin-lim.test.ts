@@ -4,6 +4,7 @@ import { griffinLim, griffinLimReference } from '../modalities/audio/griffin-lim
 import { magnitude, stft } from '../modalities/audio/stft.js'
 import { decodeWav } from '../modalities/audio/wav.js'
 import { nativeAudioStatus } from '../src/native/audio.js'
+import { loadAddon } from '../src/native/loader.js'
 
 const fixtures = new URL('./fixtures/audio/', import.meta.url)
 const ref = JSON.parse(readFileSync(new URL('riffusion_reference.json', fixtures), 'utf8')) as {
@@ -105,6 +106,25 @@ t.test('an AbortSignal stops the native CPU loop mid-run', { skip: noNative }, a
   // The addon stays usable after an aborted run.
   const after = await griffinLim(mag.subarray(0, 513 * 20), { ...o, iterations: 1, device: 'cpu', randInit: false })
   t.same(after, griffinLimReference(mag.subarray(0, 513 * 20), { ...o, iterations: 1, randInit: false }))
+})
+
+t.test('the raw binding refuses inconsistent sizes with a JS error, never a crash', { skip: noNative }, async (t) => {
+  type Fn = (m: unknown, o: unknown, p: unknown, d: unknown, a: unknown, c?: unknown) => unknown
+  const gl = (loadAddon() as unknown as { audioGriffinLim: Fn }).audioGriffinLim
+  const p = { nFft: 256, hop: 64, win: 256, iterations: 1, momentum: 0.99, power: 1, randInit: true, seed: 0, length: 576, frames: 10 }
+  const mag = new Float32Array(129 * 10)
+  t.doesNotThrow(() => gl(mag, new Float32Array(576), p, 'cpu', false))
+  t.throws(() => gl(new Float32Array(100), new Float32Array(576), p, 'cpu', false), RangeError, 'magnitude too short')
+  t.throws(() => gl(mag, new Float32Array(10), p, 'cpu', false), RangeError, 'output too short')
+  t.throws(() => gl(mag, new Float32Array(576), { ...p, frames: 11 }, 'cpu', false), RangeError)
+  t.throws(() => gl(mag, new Float32Array(576), { ...p, nFft: 2 ** 40 }, 'cpu', false), RangeError)
+  t.throws(() => gl(mag, new Float32Array(576), { ...p, hop: 0 }, 'cpu', false), RangeError)
+  t.throws(() => gl(mag, new Float32Array(576), { ...p, momentum: NaN }, 'cpu', false), RangeError)
+  t.throws(() => gl(mag, new Float32Array(576), { ...p, randInit: 1 }, 'cpu', false), TypeError)
+  t.throws(() => gl(mag, new Float32Array(576), p, 'gpu', false), TypeError)
+  t.throws(() => gl(new Float64Array(1290), new Float32Array(576), p, 'cpu', false), TypeError)
+  t.throws(() => gl(mag, new Float32Array(576), p, 'cpu', false, new Float32Array(1)), TypeError, 'cancel flag must be an Int32Array')
+  t.throws(() => gl(mag, new Float32Array(576), null, 'cpu', false), TypeError)
 })
 
 t.test("device 'typescript' and the async API agree with the reference", async (t) => {
