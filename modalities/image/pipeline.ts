@@ -157,9 +157,10 @@ export class ImagePipeline {
           details: { file: unetFile },
         })
       }
-      const unetSession = (unet as unknown as { session: import('../../src/runtime/onnx.js').InferenceSession }).session
-      const sampleMeta = inputMetadata(unetSession, 'sample')
-      const ehsMeta = inputMetadata(unetSession, 'encoder_hidden_states')
+      // OnnxDenoiser keeps its session private; its input metadata gives clear compatibility errors here
+      const unetSession = (unet as unknown as { session?: import('../../src/runtime/onnx.js').InferenceSession }).session
+      const sampleMeta = unetSession?.inputMetadata ? inputMetadata(unetSession, 'sample') : undefined
+      const ehsMeta = unetSession?.inputMetadata ? inputMetadata(unetSession, 'encoder_hidden_states') : undefined
       const channels = sampleMeta?.shape[1]
       const latentChannels = typeof channels === 'number' ? channels : vaeConfig.latentChannels
       if (latentChannels !== vaeConfig.latentChannels) {
