@@ -71,6 +71,26 @@ t.test("slaney area normalisation: each triangle integrates to 1 over Hz", async
   }
 })
 
+t.test("precision 'float32' rounds every step like torchaudio's float32 tensors", async (t) => {
+  const o = { sampleRate: 44100, nFft: 17640, nMels: 512, fMin: 0, fMax: 10000 }
+  const f64 = melFilterbank(o)
+  const f32 = melFilterbank({ ...o, precision: 'float32' })
+  let maxDiff = 0
+  let representable = true
+  for (let i = 0; i < f32.weights.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(f32.weights[i]! - f64.weights[i]!))
+    if (Math.fround(f32.weights[i]!) !== f32.weights[i]) representable = false
+  }
+  t.ok(representable, 'every weight is a float32 value')
+  t.ok(maxDiff > 0 && maxDiff < 1e-4, `float32 vs float64 weights differ by at most ${maxDiff.toExponential(2)}`)
+  const slaney = melFilterbank({ sampleRate: 16000, nFft: 512, nMels: 40, scale: 'slaney', norm: 'slaney', precision: 'float32' })
+  const slaney64 = melFilterbank({ sampleRate: 16000, nFft: 512, nMels: 40, scale: 'slaney', norm: 'slaney' })
+  let d = 0
+  for (let i = 0; i < slaney.weights.length; i++) d = Math.max(d, Math.abs(slaney.weights[i]! - slaney64.weights[i]!))
+  t.ok(d < 1e-5, `slaney float32 close to float64 (${d.toExponential(2)})`)
+  t.throws(() => melFilterbank({ ...o, precision: 'float16' as 'float32' }), { code: 'INVALID_ARGUMENT' })
+})
+
 t.test('Riffusion mel amplitudes of the recorded WAV match torchaudio (MelScale of |Spectrogram|)', async (t) => {
   const audio = decodeWav(readFileSync(new URL('recording.wav', fixtures)))
   const { mel, frames } = riffusionMel(audio.channels[0]!)
@@ -81,8 +101,8 @@ t.test('Riffusion mel amplitudes of the recorded WAV match torchaudio (MelScale 
   ref.melFrames.forEach((frame, j) => {
     for (let m = 0; m < 512; m++) worst = Math.max(worst, Math.abs(mel[m * frames + frame]! * 32768 - want[j * 512 + m]!) / ref.maxValue64)
   })
-  // torchaudio builds its filterbank in float32; ours is float64: ~1e-5 of full scale.
-  t.ok(worst < 3e-5, `max error ${worst.toExponential(2)} of the maximum`)
+  // Riffusion's filterbank is built with torchaudio's float32 rounding (precision 'float32').
+  t.ok(worst < 1e-5, `max error ${worst.toExponential(2)} of the maximum`)
 })
 
 t.test('melToLinear matches torchaudio InverseMelScale (relu of the min-norm least squares)', async (t) => {

@@ -23,6 +23,12 @@ export interface MelOptions {
   scale?: MelScaleType
   /** 'slaney' divides each triangle by its width in Hz (area normalisation); default null. */
   norm?: MelNorm
+  /**
+   * 'float64' (default): exact arithmetic of the formulas. 'float32': rounds every step to float32
+   * as torchaudio does (it builds the filterbank in float32 tensors), for bit-closer agreement
+   * with Python pipelines such as Riffusion's.
+   */
+  precision?: 'float64' | 'float32'
 }
 
 /** A dense filterbank in torchaudio's layout [nFreqs][nMels] plus a sparse copy for fast use. */
@@ -69,27 +75,45 @@ export function melFilterbank(opts: MelOptions): MelFilterbank {
   const norm = opts.norm ?? null
   if (norm !== null && norm !== 'slaney') throw invalidArgument('norm', 'null or "slaney"', norm)
 
+  const precision = opts.precision ?? 'float64'
+  if (precision !== 'float64' && precision !== 'float32') throw invalidArgument('precision', '"float64" or "float32"', precision)
+  // r() rounds each intermediate like a float32 tensor op when emulating torchaudio.
+  const r = precision === 'float32' ? Math.fround : (x: number): number => x
+  // torch.linspace in float32: start + step·i for the first half, end − step·(steps−1−i) after.
+  const linspace = (a: number, b: number, steps: number): Float64Array => {
+    if (precision === 'float64') return Float64Array.from({ length: steps }, (_, i) => (steps === 1 ? a : a + ((b - a) * i) / (steps - 1)))
+    const step = r((b - a) / (steps - 1))
+    const half = Math.floor(steps / 2)
+    return Float64Array.from({ length: steps }, (_, i) => (i < half ? r(a + r(step * i)) : r(b - r(step * (steps - i - 1)))))
+  }
   // torchaudio: all_freqs = linspace(0, sample_rate // 2, n_freqs)
-  const nyquist = Math.floor(sampleRate / 2)
-  const allFreqs = new Float64Array(nFreqs)
-  for (let i = 0; i < nFreqs; i++) allFreqs[i] = (nyquist * i) / (nFreqs - 1)
+  const allFreqs = linspace(0, Math.floor(sampleRate / 2), nFreqs)
   const mMin = hzToMel(fMin, scale)
   const mMax = hzToMel(fMax, scale)
-  const fPts = new Float64Array(nMels + 2)
-  for (let i = 0; i < nMels + 2; i++) fPts[i] = melToHz(mMin + ((mMax - mMin) * i) / (nMels + 1), scale)
+  const mPts = linspace(mMin, mMax, nMels + 2)
+  const fPts = mPts.map((m) => {
+    if (precision === 'float64') return melToHz(m, scale)
+    if (scale === 'htk') return r(700 * r(r(10 ** r(m / 2595)) - 1))
+    const fSp = 200 / 3
+    const minLogMel = 1000 / fSp
+    const logStep = Math.log(6.4) / 27
+    return m >= minLogMel ? r(1000 * r(Math.exp(r(logStep * r(m - minLogMel))))) : r(fSp * m)
+  })
 
   const weights = new Float64Array(nFreqs * nMels)
   for (let m = 0; m < nMels; m++) {
     const left = fPts[m]!
     const centre = fPts[m + 1]!
     const right = fPts[m + 2]!
-    const enorm = norm === 'slaney' ? 2 / (right - left) : 1
+    const dDown = r(centre - left)
+    const dUp = r(right - centre)
+    const enorm = norm === 'slaney' ? r(2 / r(right - left)) : 1
     for (let f = 0; f < nFreqs; f++) {
       const hz = allFreqs[f]!
-      const down = (hz - left) / (centre - left)
-      const up = (right - hz) / (right - centre)
+      const down = r(r(hz - left) / dDown)
+      const up = r(r(right - hz) / dUp)
       const w = Math.max(0, Math.min(down, up))
-      if (w > 0) weights[f * nMels + m] = w * enorm
+      if (w > 0) weights[f * nMels + m] = r(w * enorm)
     }
   }
   return { nFreqs, nMels, weights, sparse: toSparse(weights, nFreqs, nMels) }

@@ -150,6 +150,8 @@ function riffusionFilterbank(): MelFilterbank {
     fMax: RIFFUSION.fMax,
     scale: RIFFUSION.scale,
     norm: RIFFUSION.norm,
+    // Riffusion runs torchaudio, whose filterbank is computed in float32: match its rounding.
+    precision: 'float32',
   })
   return cachedFilterbank
 }
