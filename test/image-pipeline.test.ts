@@ -187,6 +187,10 @@ t.test('bad input: sizes, prompts, masks, images, missing or corrupt components'
     code: 'MODEL_LOAD',
     message: /vae_encoder[/\\]model\.onnx/,
   })
+  // mismatched parts: a text encoder whose width is not the unet's cross-attention width
+  cpSync(join(fixtures, 'tiny-sd-a'), copy, { recursive: true })
+  cpSync(join(root, 'models/emoji/text_encoder/model.onnx'), join(copy, 'text_encoder', 'model.onnx'))
+  await t.rejects(loadPipeline(copy), { code: 'MODEL_IO', message: /encoder_hidden_states of width 32 .* outputs 192/ })
   // a plain Optimum export (no diffusekit.json): size from unet sample_size × VAE factor, diffusers' defaults
   const plain = join(dir, 'plain')
   cpSync(join(fixtures, 'tiny-sd-a'), plain, { recursive: true })
