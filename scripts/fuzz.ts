@@ -36,6 +36,12 @@ interface Args {
   work: string
 }
 
+// the PLY parser is a later addition: registered when its module is present
+if (existsSync(join(repoRoot, 'modalities/pointcloud/ply.ts'))) {
+  const { registerPly } = await import('../test/helpers/fuzz-ply.js')
+  await registerPly(targets)
+}
+
 function parseArgs(argv: string[]): Args {
   const get = (name: string): string | undefined => {
     const i = argv.indexOf(`--${name}`)

@@ -12,6 +12,7 @@ import { targets } from './helpers/fuzz-targets.js'
 // fuzzer run in a child process with a time limit, so a regression fails this test instead of tap.
 
 const root = fileURLToPath(new URL('..', import.meta.url))
+if (existsSync(join(root, 'modalities/pointcloud/ply.ts'))) await (await import('./helpers/fuzz-ply.js')).registerPly(targets)
 const dir = join(root, 'test/fixtures/fuzz')
 const records: [string, RecordedFailure][] = []
 if (existsSync(dir)) {
@@ -35,6 +36,7 @@ t.test('recorded fuzz failures replay cleanly', async (t) => {
     if (rec.why === 'crash' || rec.why === 'hang') {
       const code = `
         const { targets } = await import(${JSON.stringify(new URL('./helpers/fuzz-targets.ts', import.meta.url).href)})
+        await (await import(${JSON.stringify(new URL('./helpers/fuzz-ply.ts', import.meta.url).href)})).registerPly(targets).catch(() => undefined)
         const { classify, decodeFiles } = await import(${JSON.stringify(new URL('./helpers/fuzz.ts', import.meta.url).href)})
         const rec = JSON.parse(process.argv[1])
         let o = { kind: 'ok' }

@@ -89,3 +89,24 @@ t.test('real filesystem: a target that is a folder, or in a missing folder, fail
   t.same(Array.from((await readPng(p)).data), Array.from(image.data))
   t.same(readdirSync(dir).sort(), ['ok.png', 'ok.wav', 'taken'])
 })
+
+t.test('PointCloud.save (.ply, .glb, .html): a failed write or rename leaves the existing file intact', async (t) => {
+  const { existsSync } = await import('node:fs')
+  if (!existsSync(new URL('../modalities/pointcloud/cloud.ts', import.meta.url))) {
+    t.pass('point-cloud modality not present')
+    return
+  }
+  for (const ext of ['ply', 'glb', 'html']) {
+    for (const mocks of [failingWrite, failingRename]) {
+      const { dir, target } = setup(`cloud.${ext}`)
+      const m = mocks()
+      // cloud.ts saves through files.ts: mock the fs that files.ts sees, and hand that module to cloud.ts
+      const files = await t.mockImport<typeof import('../modalities/pointcloud/files.js')>('../modalities/pointcloud/files.js', { 'node:fs': m.fs, 'node:fs/promises': m.fsp })
+      const { PointCloud } = await t.mockImport<typeof import('../modalities/pointcloud/cloud.js')>('../modalities/pointcloud/cloud.js', { '../modalities/pointcloud/files.js': files })
+      const cloud = new PointCloud(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)), Float32Array.from({ length: 30 }, (_, i) => (i % 10) / 10))
+      await t.rejects(cloud.save(target), { name: 'DiffuseError' }, `${ext}: ${mocks.name}`)
+      t.same(readFileSync(target), Buffer.from(ORIGINAL), `${ext}: original bytes unchanged (${mocks.name})`)
+      t.same(readdirSync(dir), [`cloud.${ext}`], `${ext}: no temporary file left behind (${mocks.name})`)
+    }
+  }
+})
