@@ -61,7 +61,7 @@ t.test('`diffusekit image "red apple" -o apple.png` writes a 64x64 picture with 
   let stdout: string
   if (readFileSync(join(root, 'cli/main.ts'), 'utf8').includes('commands/image.js')) {
     // the real entry point, offline (no network is touched: the model ships in models/emoji)
-    stdout = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: dir, encoding: 'utf8' })
+    stdout = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' })
   } else {
     const program = new Command()
     program.exitOverride()

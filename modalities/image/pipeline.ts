@@ -389,7 +389,7 @@ function broadcast(name: string, list: string[], batch: number): string[] {
 function checkSize(name: string, v: unknown, multiple: number): number {
   const n = checkInteger(name, v, 1, 16384)
   if (n % multiple !== 0) {
-    throw new DiffuseError('INVALID_ARGUMENT', `Expected ${name} to be a multiple of ${multiple} (the VAE works in ${multiple}-pixel blocks) but received ${n}`, {
+    throw new DiffuseError('INVALID_ARGUMENT', `Expected ${name} to be a multiple of ${multiple} (the model works in ${multiple}-pixel blocks: VAE factor × unet down-sampling) but received ${n}`, {
       details: { argument: name, multiple },
     })
   }
