@@ -10,8 +10,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { encode as encodePngRaw } from 'fast-png'
 import { Tensor } from 'onnxruntime-common'
+import { DiffuseError } from '../../src/errors.js'
 import { GarbageResult, mutateBytes, mutateJsonBytes, pick, splice, textBytes, type Files, type Rng } from './fuzz.js'
 import { buildModel, tinyUnet, DT } from './onnx-builder.js'
+import { clipTokenizerJson } from '../../src/runtime/tokenizer.js'
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -464,6 +466,10 @@ export function onnxSeeds(): Files[] {
       initializers: [{ name: 'w', type: DT.float, dims: [2, 2], values: [0.5, -0.25, 0.125, 1] }],
     }),
   })
+  // a real exported graph (Optimum VAE decoder of the tiny test pipeline, 113 KB): convolutions, resizes,
+  // group norms — corrupting its initializers and shapes reaches much more of onnxruntime than tiny graphs
+  const vae = join(repoRoot, 'test/fixtures/image/tiny-sd-a/vae_decoder/model.onnx')
+  if (existsSync(vae) && process.env.DK_FUZZ_ONNX_REAL === '1') seeds.push({ 'model.onnx': new Uint8Array(readFileSync(vae)) })
   return seeds
 }
 
@@ -524,7 +530,32 @@ export const onnxTarget: FuzzTarget = {
     ensureDir(tmp)
     const file = join(tmp, 'model.onnx')
     writeFileSync(file, input['model.onnx'] ?? new Uint8Array(0))
-    const den = await OnnxDenoiser.create(file, { threads: 1 })
+    let den
+    try {
+      den = await OnnxDenoiser.create(file, { threads: 1 })
+    } catch (e) {
+      // a loadable graph without the unet interface (e.g. the real VAE seed): still run it once with zero
+      // inputs of the declared types (symbolic dims = 1), the way the VAE/text-encoder wrappers feed it;
+      // onnxruntime's own errors are refusals here, only a crash or hang is a finding
+      if ((e as { code?: string }).code !== 'MODEL_IO') throw e
+      const { createSession } = await import('../../src/runtime/onnx.js')
+      const session = await createSession(file, { threads: 1 })
+      try {
+        const feeds: Record<string, Tensor> = {}
+        for (const m of session.inputMetadata) {
+          if (!m.isTensor) continue
+          const dims = m.shape.map((d) => (typeof d === 'number' && d > 0 && d <= 64 ? d : 1))
+          const n = dims.reduce((a, b) => a * b, 1)
+          feeds[m.name] = m.type === 'int64' ? new Tensor('int64', new BigInt64Array(n), dims) : m.type === 'int32' ? new Tensor('int32', new Int32Array(n), dims) : new Tensor('float32', new Float32Array(n), dims)
+        }
+        await session.run(feeds).catch((err: Error) => {
+          throw new DiffuseError('MODEL_IO', `run failed: ${err.message}`)
+        })
+      } finally {
+        await session.release()
+      }
+      return
+    }
     try {
       // a loaded model is also run once: corrupt-but-loadable graphs are where a runtime could crash
       const x = new Tensor('float32', new Float32Array(16).map((_, i) => i / 16), [2, 2, 2, 2])
@@ -562,6 +593,8 @@ export function tokenizerSeeds(): Files[] {
   bytesVocab['<|startoftext|>'] = id++
   bytesVocab['<|endoftext|>'] = id++
   seeds.push({ 'vocab.json': textBytes(JSON.stringify(bytesVocab)), 'merges.txt': textBytes('#version: 0.2\na n</w>\n'), 'tokenizer_config.json': textBytes(JSON.stringify({ model_max_length: 8 })) })
+  // the other file form: a tokenizers-library tokenizer.json (what CLIPTokenizerFast saves)
+  seeds.push({ 'tokenizer.json': textBytes(JSON.stringify(clipTokenizerJson(bytesVocab, ['a n</w>']))), 'special_tokens_map.json': textBytes(JSON.stringify({ pad_token: '<|endoftext|>' })) })
   return seeds
 }
 
