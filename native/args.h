@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 
 namespace dk {
@@ -18,13 +20,44 @@ struct F32 {
   size_t length = 0;
 };
 
+// How a kernel uses an array: asynchronous calls copy what they read and write back what they write.
+enum class Access { kRead, kWrite, kReadWrite };
+
 // A Float32Array kept alive (referenced) for the lifetime of an AsyncWorker; destroyed on the main
-// thread together with the worker. JS must not transfer/detach its buffer while the Promise is pending.
+// thread together with the worker. A reference keeps the typed array alive but not its memory: JS
+// may transfer (detach) the ArrayBuffer while the kernel runs and the new owner may be collected.
+// So an asynchronous call on an ordinary ArrayBuffer works on a private copy (`copy`): inputs are
+// copied at call time, outputs written back at completion on the main thread, only if the array
+// still has the same memory and length. SharedArrayBuffer memory cannot be detached: used in place.
 struct PinnedF32 {
   Napi::Reference<Napi::Float32Array> ref;
-  float* data = nullptr;
+  float* data = nullptr;  // what the kernel reads/writes
   size_t length = 0;
+  std::unique_ptr<float[]> copy;  // the private copy, when there is one
+  float* js_data = nullptr;       // the array's memory at call time
+  bool write_back = false;
+
+  PinnedF32() = default;
+  PinnedF32(PinnedF32&&) = default;
+  PinnedF32& operator=(PinnedF32&&) = default;
+  ~PinnedF32() { WriteBack(); }
+
   bool present() const { return data != nullptr || length != 0 || !ref.IsEmpty(); }
+
+  // Copies the result into the JS array if it is still the same memory. Never throws.
+  void WriteBack() noexcept {
+    if (!copy || !write_back || ref.IsEmpty()) return;
+    write_back = false;
+    napi_env env = ref.Env();
+    napi_value v = nullptr, ab = nullptr;
+    napi_typedarray_type type;
+    size_t len = 0, off = 0;
+    void* mem = nullptr;
+    if (napi_get_reference_value(env, static_cast<napi_ref>(ref), &v) != napi_ok || v == nullptr) return;
+    if (napi_get_typedarray_info(env, v, &type, &len, &mem, &ab, &off) != napi_ok) return;
+    if (type != napi_float32_array || len != length || mem != js_data) return;  // detached or replaced
+    std::memcpy(js_data, copy.get(), length * sizeof(float));
+  }
 };
 
 [[noreturn]] inline void ThrowType(Napi::Env env, const std::string& msg) {
@@ -54,19 +87,39 @@ inline F32 GetF32(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return r;
 }
 
-inline PinnedF32 PinF32(const Napi::CallbackInfo& info, size_t i, const char* name) {
+// Pins a Float32Array argument. With async = true and an ordinary (detachable) ArrayBuffer the kernel
+// gets a private copy (see PinnedF32); synchronous calls use the memory in place (JS cannot run).
+inline PinnedF32 PinF32(const Napi::CallbackInfo& info, size_t i, const char* name, Access access = Access::kReadWrite, bool async = false) {
   F32 f = GetF32(info, i, name);
   PinnedF32 p;
-  p.ref = Napi::Persistent(info[i].As<Napi::Float32Array>());
+  Napi::Float32Array arr = info[i].As<Napi::Float32Array>();
+  p.ref = Napi::Persistent(arr);
   p.data = f.data;
   p.length = f.length;
+  if (async && f.length > 0) {
+    napi_value ab = nullptr;
+    napi_typedarray_type type;
+    size_t len = 0, off = 0;
+    void* mem = nullptr;
+    bool detachable = true;
+    if (napi_get_typedarray_info(info.Env(), arr, &type, &len, &mem, &ab, &off) == napi_ok && ab != nullptr) {
+      napi_is_arraybuffer(info.Env(), ab, &detachable);  // false for a SharedArrayBuffer
+    }
+    if (detachable) {
+      p.copy.reset(new float[f.length]);  // std::bad_alloc becomes a JS error
+      if (access != Access::kWrite) std::memcpy(p.copy.get(), f.data, f.length * sizeof(float));
+      p.js_data = f.data;
+      p.data = p.copy.get();
+      p.write_back = access != Access::kRead;
+    }
+  }
   return p;
 }
 
 // Optional Float32Array (null/undefined → empty, not present).
-inline PinnedF32 PinOptionalF32(const Napi::CallbackInfo& info, size_t i, const char* name) {
+inline PinnedF32 PinOptionalF32(const Napi::CallbackInfo& info, size_t i, const char* name, Access access = Access::kReadWrite, bool async = false) {
   if (i >= info.Length() || IsNullish(info[i])) return PinnedF32{};
-  return PinF32(info, i, name);
+  return PinF32(info, i, name, access, async);
 }
 
 inline double GetNumber(const Napi::CallbackInfo& info, size_t i, const char* name) {

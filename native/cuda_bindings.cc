@@ -34,7 +34,7 @@ Napi::Value Philox(const Napi::CallbackInfo& info, bool async) {
   CudaPhiloxJob job;
   job.seed = GetSeed(info, 0);
   job.offset = static_cast<uint64_t>(GetInteger(info, 1, "offset", 0, kMaxSafeInteger));
-  job.out = PinF32(info, 2, "out");
+  job.out = PinF32(info, 2, "out", Access::kWrite, async);
   if (static_cast<double>(job.offset) + static_cast<double>(job.out.length) > kMaxSafeInteger) {
     ThrowRange(info.Env(), "offset + out.length must not exceed 2^53 - 1");
   }
@@ -44,14 +44,14 @@ Napi::Value Philox(const Napi::CallbackInfo& info, bool async) {
 Napi::Value Guidance(const Napi::CallbackInfo& info, bool async) {
   RequireArgs(info, 6, "cudaGuidanceCombine");
   CudaGuidanceJob job;
-  job.u = PinF32(info, 0, "uncond");
-  job.c = PinF32(info, 1, "cond");
+  job.u = PinF32(info, 0, "uncond", Access::kRead, async);
+  job.c = PinF32(info, 1, "cond", Access::kRead, async);
   job.scale = static_cast<float>(GetFinite(info, 2, "scale"));
   const double rescale = GetFinite(info, 3, "rescale");
   if (rescale < 0) ThrowRange(info.Env(), "rescale must be >= 0");
   job.rescale = static_cast<float>(rescale);
   job.batch = static_cast<size_t>(GetInteger(info, 4, "batch", 1, kMaxSafeInteger));
-  job.out = PinF32(info, 5, "out");
+  job.out = PinF32(info, 5, "out", Access::kWrite, async);
   if (job.c.length != job.u.length || job.out.length != job.u.length) ThrowRange(info.Env(), "uncond, cond and out must have the same length");
   if (job.u.length % job.batch != 0) ThrowRange(info.Env(), "batch must divide the tensor length");
   return RunJob(info.Env(), std::move(job), async);
@@ -60,12 +60,12 @@ Napi::Value Guidance(const Napi::CallbackInfo& info, bool async) {
 Napi::Value Step(const Napi::CallbackInfo& info, bool async) {
   RequireArgs(info, 5, "cudaFusedStep");
   CudaStepJob job;
-  job.x = PinF32(info, 0, "x");
-  job.m = PinF32(info, 1, "modelOutput");
-  job.z = PinOptionalF32(info, 2, "noise");
+  job.x = PinF32(info, 0, "x", Access::kRead, async);
+  job.m = PinF32(info, 1, "modelOutput", Access::kRead, async);
+  job.z = PinOptionalF32(info, 2, "noise", Access::kRead, async);
   job.p = ReadStepParams(info.Env(), info[3]);
-  job.out = PinF32(info, 4, "out");
-  job.x0 = PinOptionalF32(info, 5, "x0Out");
+  job.out = PinF32(info, 4, "out", Access::kWrite, async);
+  job.x0 = PinOptionalF32(info, 5, "x0Out", Access::kWrite, async);
   CheckStepLengths(info.Env(), job.p, job.x.length, job.m.length, job.z, job.out.length, job.x0);
   return RunJob(info.Env(), std::move(job), async);
 }

@@ -129,14 +129,14 @@ struct GuidanceJob {
 Napi::Value Guidance(const Napi::CallbackInfo& info, bool async) {
   RequireArgs(info, 6, "guidanceCombine");
   GuidanceJob job;
-  job.u = PinF32(info, 0, "uncond");
-  job.c = PinF32(info, 1, "cond");
+  job.u = PinF32(info, 0, "uncond", Access::kRead, async);
+  job.c = PinF32(info, 1, "cond", Access::kRead, async);
   job.scale = static_cast<float>(GetFinite(info, 2, "scale"));
   const double rescale = GetFinite(info, 3, "rescale");
   if (rescale < 0) ThrowRange(info.Env(), "rescale must be >= 0");
   job.rescale = static_cast<float>(rescale);
   job.batch = static_cast<size_t>(GetInteger(info, 4, "batch", 1, kMaxSafeInteger));
-  job.out = PinF32(info, 5, "out");
+  job.out = PinF32(info, 5, "out", Access::kWrite, async);
   if (job.c.length != job.u.length || job.out.length != job.u.length) ThrowRange(info.Env(), "uncond, cond and out must have the same length");
   if (job.u.length % job.batch != 0) ThrowRange(info.Env(), "batch must divide the tensor length");
   return RunJob(info.Env(), std::move(job), async);

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -19,7 +20,7 @@ namespace dk {
 template <class Job>
 class JobWorker : public Napi::AsyncWorker {
  public:
-  JobWorker(Napi::Env env, Job&& job) : Napi::AsyncWorker(env, "diffusekit"), job_(std::move(job)) {
+  JobWorker(Napi::Env env, Job&& job) : Napi::AsyncWorker(env, "diffusekit"), job_(std::in_place, std::move(job)) {
     napi_value promise = nullptr;
     if (napi_create_promise(env, &deferred_, &promise) != napi_ok) throw Napi::Error::New(env, "diffusekit native: cannot create a Promise");
     promise_ = promise;
@@ -29,7 +30,7 @@ class JobWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      job_.Run();
+      job_->Run();
     } catch (const std::exception& e) {
       error_ = std::string("diffusekit native: ") + e.what();
     } catch (...) {
@@ -41,6 +42,9 @@ class JobWorker : public Napi::AsyncWorker {
     napi_handle_scope scope = nullptr;
     const bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
     if (status == napi_cancelled && error_.empty()) error_ = "diffusekit native: the kernel was cancelled";
+    // results are written back into the JS arrays (private copies) and references released before
+    // the Promise settles
+    job_.reset();
     if (error_.empty()) {
       napi_value undefined = nullptr;
       if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, deferred_, undefined);
@@ -51,11 +55,11 @@ class JobWorker : public Napi::AsyncWorker {
       }
     }
     if (scoped) napi_close_handle_scope(env, scope);
-    Destroy();  // deletes this: the pinned references are released now, on this thread
+    Destroy();  // deletes this
   }
 
  private:
-  Job job_;
+  std::optional<Job> job_;
   napi_deferred deferred_ = nullptr;
   napi_value promise_ = nullptr;
   std::string error_;

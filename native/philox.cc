@@ -163,7 +163,7 @@ Napi::Value Philox(const Napi::CallbackInfo& info, bool async) {
   PhiloxJob job;
   job.seed = GetSeed(info, 0);
   job.offset = static_cast<uint64_t>(GetInteger(info, 1, "offset", 0, kMaxSafeInteger));
-  job.out = PinF32(info, 2, "out");
+  job.out = PinF32(info, 2, "out", Access::kWrite, async);
   if (static_cast<double>(job.offset) + static_cast<double>(job.out.length) > kMaxSafeInteger) {
     ThrowRange(info.Env(), "offset + out.length must not exceed 2^53 - 1");
   }

@@ -154,12 +154,12 @@ namespace {
 Napi::Value Step(const Napi::CallbackInfo& info, bool async) {
   RequireArgs(info, 5, "fusedStep");
   StepJob job;
-  job.x = PinF32(info, 0, "x");
-  job.m = PinF32(info, 1, "modelOutput");
-  job.z = PinOptionalF32(info, 2, "noise");
+  job.x = PinF32(info, 0, "x", Access::kRead, async);
+  job.m = PinF32(info, 1, "modelOutput", Access::kRead, async);
+  job.z = PinOptionalF32(info, 2, "noise", Access::kRead, async);
   job.p = ReadStepParams(info.Env(), info[3]);
-  job.out = PinF32(info, 4, "out");
-  job.x0 = PinOptionalF32(info, 5, "x0Out");
+  job.out = PinF32(info, 4, "out", Access::kWrite, async);
+  job.x0 = PinOptionalF32(info, 5, "x0Out", Access::kWrite, async);
   CheckStepLengths(info.Env(), job.p, job.x.length, job.m.length, job.z, job.out.length, job.x0);
   return RunJob(info.Env(), std::move(job), async);
 }

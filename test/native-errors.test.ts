@@ -227,3 +227,32 @@ t.test('an addon that cannot load: one actionable warning, TypeScript kernels, C
   t.equal(fo.cuda, 'CUDA_UNAVAILABLE')
   t.notMatch(forced.stderr, /using the TypeScript kernels/, 'no warning when forced')
 })
+
+t.test('async kernels work on private copies: a buffer transferred away mid-call is never written', { skip: addon ? false : 'native addon not loaded' }, async (t) => {
+  const k = getKernels('cpu')
+  const n = 1 << 20 // above ASYNC_THRESHOLD: a real AsyncWorker
+  const out = new Float32Array(n)
+  const p = k.philoxNormalAsync(3n, 0, out)
+  // the caller breaks the contract: moves the memory to a new owner while the kernel runs
+  const moved = new Float32Array(structuredClone(out.buffer, { transfer: [out.buffer] }))
+  await p
+  t.equal(out.length, 0, 'the original view is detached')
+  t.equal(moved.findIndex((v) => v !== 0), -1, 'the new owner of the memory sees none of the kernel writes')
+  // inputs are copied at call time: changing them after the call does not change the result
+  const x = new Float32Array(n).fill(0.5)
+  const m = new Float32Array(n).fill(0.25)
+  const expected = new Float32Array(n)
+  const P2: FusedStepParams = { ...P, coefNoise: 0 }
+  k.fusedStep(x, m, null, P2, expected)
+  const got = new Float32Array(n)
+  const q = k.fusedStepAsync(x, m, null, P2, got)
+  x.fill(9)
+  await q
+  t.equal(got[n - 1], expected[n - 1], 'result from the inputs as they were at call time')
+  // SharedArrayBuffer memory cannot be detached and is used in place
+  const s = shared(n)
+  await k.philoxNormalAsync(3n, 0, s)
+  const ref = new Float32Array(n)
+  k.philoxNormal(3n, 0, ref)
+  t.equal(s[n - 1], ref[n - 1], 'SAB-backed output written in place')
+})
