@@ -1,0 +1,171 @@
+"""The `shapes` denoiser: a class-conditional point-cloud transformer with a latent bottleneck.
+
+Points are tokens (Point-E style), but instead of full self-attention over all N points (O(N^2), too
+slow for CPU inference in Node) each block lets a small set of learned latent tokens read the points
+(cross-attention), think among themselves (self-attention), and write back to every point
+(cross-attention), followed by a per-point MLP. Cost is O(N * latents) and the network is
+permutation-equivariant: point order means nothing, as in the data.
+
+Latent attention alone learns local surface detail slowly, so a few local layers (EdgeConv-like, on the
+k nearest neighbours of each point in the noisy input, k = 16) give every point its neighbourhood's
+geometry: denoising near the end of sampling is mostly local averaging onto the surface.
+
+Conditioning (timestep + class, with class index `num_classes` meaning "no class" for classifier-free
+guidance) enters the latents as an extra token and the points through adaptive LayerNorm.
+
+Interface (ONNX): sample float32 [B, 6, N] (xyz + rgb scaled to [-1, 1]), timestep float32 [B]
+(diffusers' discrete timestep, fractional allowed), class_labels int64 [B] -> out_sample [B, 6, N]
+(the predicted noise epsilon).
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def timestep_embedding(t, dim, max_period=10000.0):
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.use_sdpa = hasattr(F, 'scaled_dot_product_attention')
+
+    def forward(self, x, ctx):
+        b, n, d = x.shape
+        m = ctx.shape[1]
+        h = self.heads
+        q = self.q(x).reshape(b, n, h, d // h).transpose(1, 2)
+        k, v = self.kv(ctx).reshape(b, m, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        if self.use_sdpa:
+            o = F.scaled_dot_product_attention(q, k, v)
+        else:  # explicit form: what the ONNX export records
+            w = torch.softmax((q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(d // h)), dim=-1)
+            o = w @ v
+        return self.out(o.transpose(1, 2).reshape(b, n, d))
+
+
+def knn(xyz, k):
+    """Indices [B, N, k] of each point's k nearest neighbours (itself included), in float32."""
+    if xyz.is_cuda:  # bf16 autocast would round the distances and mix up near neighbours
+        with torch.autocast('cuda', enabled=False):
+            return _knn(xyz.float(), k)
+    return _knn(xyz, k)
+
+
+def _knn(xyz, k):
+    sq = (xyz * xyz).sum(-1)
+    d = sq[:, :, None] + sq[:, None, :] - 2 * (xyz @ xyz.transpose(1, 2))
+    return torch.topk(d, k, dim=-1, largest=False).indices
+
+
+def gather_neighbours(feat, idx):
+    """feat [B, N, D], idx [B, N, k] -> [B, N, k, D] (a Gather along the point axis; exports to ONNX)."""
+    k = idx.shape[-1]
+    d = feat.shape[-1]
+    g = torch.gather(feat, 1, idx.flatten(1).unsqueeze(-1).expand(-1, -1, d))
+    return g.reshape(idx.shape[0], idx.shape[1], k, d)
+
+
+class LocalAgg(nn.Module):
+    """h_i += W_out max_j GELU(W_f f_j + W_r (x_j - x_i)) over the k nearest neighbours j of i."""
+
+    def __init__(self, dim, local_dim=64):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.feat = nn.Linear(dim, local_dim)
+        self.rel = nn.Linear(3, local_dim)
+        self.mix = nn.Linear(local_dim, local_dim)
+        self.out = nn.Linear(local_dim, dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h, xyz, idx):
+        a = gather_neighbours(self.feat(self.norm(h)), idx)
+        rel = gather_neighbours(xyz, idx) - xyz[:, :, None]
+        e = self.mix(F.gelu(a + self.rel(rel * 8.0)))
+        return h + self.out(e.max(dim=2).values)
+
+
+def mlp(dim, mult=4):
+    return nn.Sequential(nn.Linear(dim, dim * mult), nn.GELU(), nn.Linear(dim * mult, dim))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.read_q_norm = nn.LayerNorm(dim)
+        self.read_kv_norm = nn.LayerNorm(dim)
+        self.read = Attention(dim, heads)
+        self.self_norm = nn.LayerNorm(dim)
+        self.self_attn = Attention(dim, heads)
+        self.lat_mlp_norm = nn.LayerNorm(dim)
+        self.lat_mlp = mlp(dim)
+        self.write_kv_norm = nn.LayerNorm(dim)
+        self.write_norm = nn.LayerNorm(dim)
+        self.write = Attention(dim, heads)
+        self.pt_mlp_norm = nn.LayerNorm(dim)
+        self.pt_mlp = mlp(dim)
+        # adaLN: shift, scale, gate for the two point-side sublayers
+        self.mod = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(self.mod.weight)
+        nn.init.zeros_(self.mod.bias)
+
+    def forward(self, x, z, c):
+        z = z + self.read(self.read_q_norm(z), self.read_kv_norm(x))
+        zn = self.self_norm(z)
+        z = z + self.self_attn(zn, zn)
+        z = z + self.lat_mlp(self.lat_mlp_norm(z))
+        s1, m1, g1, s2, m2, g2 = self.mod(F.silu(c))[:, None].chunk(6, dim=-1)
+        zk = self.write_kv_norm(z)
+        x = x + (1 + g1) * self.write(self.write_norm(x) * (1 + m1) + s1, zk)
+        x = x + (1 + g2) * self.pt_mlp(self.pt_mlp_norm(x) * (1 + m2) + s2)
+        return x, z
+
+
+class PointDenoiser(nn.Module):
+    def __init__(self, num_classes, width=128, depth=6, heads=4, latents=64, fourier=6, channels=6, k=16, local_every=0):
+        super().__init__()
+        self.k = k
+        self.local_every = local_every
+        self.num_classes = num_classes
+        self.width = width
+        self.channels = channels
+        self.register_buffer('freqs', math.pi * 2.0 ** torch.arange(fourier, dtype=torch.float32), persistent=False)
+        self.inp = nn.Linear(channels + 3 * 2 * fourier, width)
+        self.t_mlp = nn.Sequential(nn.Linear(width, width * 2), nn.SiLU(), nn.Linear(width * 2, width))
+        self.class_emb = nn.Embedding(num_classes + 1, width)
+        self.latents = nn.Parameter(torch.randn(latents, width) * 0.02)
+        self.blocks = nn.ModuleList([Block(width, heads) for _ in range(depth)])
+        self.locals = nn.ModuleList([LocalAgg(width) for _ in range(0, depth, local_every)]) if local_every else nn.ModuleList()
+        self.out_norm = nn.LayerNorm(width)
+        self.out_mod = nn.Linear(width, 2 * width)
+        self.out = nn.Linear(width, channels)
+        for layer in (self.out_mod, self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, sample, timestep, class_labels):
+        x = sample.transpose(1, 2)  # [B, N, C]
+        xyz = x[..., :3]
+        ang = (xyz[..., None] * self.freqs).flatten(-2)  # [B, N, 3F]
+        h = self.inp(torch.cat([x, torch.sin(ang), torch.cos(ang)], dim=-1))
+        c = self.t_mlp(timestep_embedding(timestep, self.width)) + self.class_emb(class_labels)
+        z = torch.cat([c[:, None], self.latents[None].expand(x.shape[0], -1, -1) + c[:, None]], dim=1)
+        idx = knn(xyz.float(), self.k) if len(self.locals) else None
+        for i, blk in enumerate(self.blocks):
+            if self.local_every and i % self.local_every == 0:
+                h = self.locals[i // self.local_every](h, xyz, idx)
+            h, z = blk(h, z, c)
+        shift, scale = self.out_mod(F.silu(c))[:, None].chunk(2, dim=-1)
+        eps = self.out(self.out_norm(h) * (1 + scale) + shift)
+        return eps.transpose(1, 2)

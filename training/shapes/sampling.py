@@ -1,0 +1,134 @@
+"""PyTorch versions of the samplers the SDK ships, with diffusers semantics, for the GPU quality sweep.
+
+- DDIM: diffusers DDIMScheduler, eta 0, timestep_spacing "trailing", set_alpha_to_one true.
+- Heun with Karras sigmas: diffusers HeunDiscreteScheduler(use_karras_sigmas=True) = k-diffusion's
+  sample_heun (EDM Algorithm 2) with optional churn (s_churn, s_tmin, s_tmax, s_noise). The model sees
+  x / sqrt(sigma^2 + 1) and the timestep interpolated from sigma in log space.
+Both use classifier-free guidance: eps = eps_u + g * (eps_c - eps_u), the halves in one batch.
+
+Also: the point-cloud metrics of PointFlow (arXiv 1906.12320) on the GPU, with the SDK's Chamfer form
+CD(X, Y) = mean_x min_y |x-y|^2 + mean_y min_x |x-y|^2 (squared distances, means, summed both ways).
+"""
+import math
+
+import numpy as np
+import torch
+
+
+def schedule(num_train=1000, beta_start=1e-4, beta_end=0.02):
+    betas = torch.linspace(beta_start, beta_end, num_train, dtype=torch.float64)
+    return torch.cumprod(1 - betas, 0)
+
+
+class Guided:
+    """Wraps the network: eps(x_in, t) for a batch, with classifier-free guidance."""
+
+    def __init__(self, model, labels, guidance, null_label):
+        self.model, self.labels, self.g, self.null = model, labels, guidance, null_label
+
+    @torch.no_grad()
+    def __call__(self, x_in, t):
+        b = x_in.shape[0]
+        tt = torch.full((b,), float(t), device=x_in.device, dtype=torch.float32)
+        if self.g == 1.0:
+            return self.model(x_in, tt, self.labels).float()
+        both = self.model(torch.cat([x_in, x_in]), torch.cat([tt, tt]),
+                          torch.cat([torch.full_like(self.labels, self.null), self.labels])).float()
+        u, c = both.chunk(2)
+        return u + self.g * (c - u)
+
+
+def ddim(eps_fn, shape, steps, gen, device, alphas_cumprod, trajectory=False):
+    T = alphas_cumprod.shape[0]
+    ts = (np.round(np.arange(T, 0, -T / steps)) - 1).astype(np.int64)
+    ac = alphas_cumprod.to(device)
+    x = torch.randn(shape, generator=gen, device=device, dtype=torch.float32)
+    traj = []
+    for i, t in enumerate(ts):
+        prev = t - T // steps
+        a_t = ac[t].float()
+        a_p = ac[prev].float() if prev >= 0 else torch.tensor(1.0, device=device)
+        eps = eps_fn(x, t)
+        x0 = (x - torch.sqrt(1 - a_t) * eps) / torch.sqrt(a_t)
+        if trajectory:
+            traj.append(x0.cpu())
+        x = torch.sqrt(a_p) * x0 + torch.sqrt(1 - a_p) * eps
+    return x, traj
+
+
+def karras_sigmas(alphas_cumprod, steps, rho=7.0):
+    sig = ((1 - alphas_cumprod) / alphas_cumprod) ** 0.5
+    smin, smax = float(sig[0]), float(sig[-1])
+    ramp = np.linspace(0, 1, steps)
+    s = (smax ** (1 / rho) + ramp * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho
+    return np.concatenate([s, [0.0]]), np.log(sig.numpy())
+
+
+def sigma_to_t(sigma, log_sigmas):
+    """diffusers' _sigma_to_t: linear interpolation in log sigma between neighbouring timesteps."""
+    ls = math.log(max(sigma, 1e-10))
+    idx = int(np.clip(np.searchsorted(log_sigmas, ls, side='right') - 1, 0, len(log_sigmas) - 2))
+    lo, hi = log_sigmas[idx], log_sigmas[idx + 1]
+    w = np.clip((lo - ls) / (lo - hi), 0, 1)
+    return (1 - w) * idx + w * (idx + 1)
+
+
+def heun_karras(eps_fn, shape, steps, gen, device, alphas_cumprod, churn=0.0, s_tmin=0.0, s_tmax=float('inf'),
+                s_noise=1.0, trajectory=False):
+    sigmas, log_sigmas = karras_sigmas(alphas_cumprod, steps)
+    x = torch.randn(shape, generator=gen, device=device, dtype=torch.float32) * float(sigmas[0])
+    traj = []
+
+    def denoise(x, s):
+        eps = eps_fn(x / math.sqrt(s * s + 1), sigma_to_t(s, log_sigmas))
+        return x - s * eps
+
+    for i in range(steps):
+        s, sn = float(sigmas[i]), float(sigmas[i + 1])
+        gamma = min(churn / steps, 2 ** 0.5 - 1) if s_tmin <= s <= s_tmax else 0.0
+        if gamma > 0:
+            s_hat = s * (1 + gamma)
+            x = x + torch.randn(shape, generator=gen, device=device) * s_noise * math.sqrt(s_hat ** 2 - s ** 2)
+            s = s_hat
+        x0 = denoise(x, s)
+        if trajectory:
+            traj.append(x0.cpu())
+        d = (x - x0) / s
+        if sn == 0:
+            x = x + d * (sn - s)
+        else:
+            x2 = x + d * (sn - s)
+            d2 = (x2 - denoise(x2, sn)) / sn
+            x = x + (d + d2) / 2 * (sn - s)
+    return x, traj
+
+
+# ---------------------------------------------------------------- metrics
+
+def chamfer_matrix(a, b, rows=4):
+    """a [n, N, 3], b [m, M, 3] (on the GPU) -> [n, m] float64 Chamfer distances (the SDK's form)."""
+    out = torch.empty(a.shape[0], b.shape[0], dtype=torch.float64)
+    bb = (b * b).sum(-1)  # [m, M]
+    for i0 in range(0, a.shape[0], rows):
+        ai = a[i0:i0 + rows]
+        aa = (ai * ai).sum(-1)  # [r, N]
+        d = aa[:, None, :, None] + bb[None, :, None, :] - 2 * torch.einsum('rnd,jmd->rjnm', ai, b)
+        d = d.clamp_min(0)
+        cd = d.min(3).values.mean(2) + d.min(2).values.mean(2)
+        out[i0:i0 + rows] = cd.double().cpu()
+    return out
+
+
+def pointflow_metrics(d_gr, d_gg, d_rr):
+    """1-NNA, COV and MMD from the Chamfer matrices gen-ref [n,m], gen-gen [n,n], ref-ref [m,m]."""
+    n, m = d_gr.shape
+    inf = torch.tensor(float('inf'), dtype=torch.float64)
+    gg = d_gg.clone().fill_diagonal_(inf)
+    rr = d_rr.clone().fill_diagonal_(inf)
+    # 1-NNA: a cloud counts as correct when its nearest neighbour (leave-one-out) is from its own set.
+    gen_ok = (gg.min(1).values < d_gr.min(1).values).double().sum()
+    ref_ok = (rr.min(1).values < d_gr.min(0).values).double().sum()
+    nna = float((gen_ok + ref_ok) / (n + m))
+    cov = float(torch.unique(d_gr.argmin(1)).numel() / m)
+    mmd = float(d_gr.min(0).values.mean())
+    return {'nna': nna, 'cov': cov, 'mmd': mmd}
