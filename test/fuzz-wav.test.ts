@@ -57,6 +57,7 @@ t.test('huge declared sizes never allocate beyond the file (a 40-byte file claim
   const r = rng(9)
   for (let i = 0; i < 200; i++) {
     const b = mutateBytes(makeWav({ format: 1, bits: 16, channels: 1, frames: 2 }), r)
+    if (b.length < 8) continue
     new DataView(b.buffer).setUint32(Math.min(40, b.length - 4), 0xfffffff0, true)
     try {
       const a = decodeWav(b)

@@ -15,6 +15,12 @@ async function load(name: string, workers: boolean): Promise<{ generate(seed: nu
     const p = await loadPipeline(name, { workers })
     return { generate: async (seed) => (await p.generate({ prompt: 'a smiling face', steps: 2, seed })).images[0]!.data, dispose: () => p.dispose(), inWorkers: (p as unknown) instanceof WorkerBackedPipeline }
   }
+  if (folder.config.modality === 'pointcloud') {
+    const { loadPipeline } = await import('../modalities/pointcloud/pipeline.js')
+    const p = await loadPipeline(name, { workers })
+    const prompt = (folder.config.classes as string[] | undefined)?.[0] ?? 'sphere'
+    return { generate: async (seed) => (await p.generate({ prompt, steps: 2, seed })).positions, dispose: () => p.dispose(), inWorkers: (p as unknown) instanceof WorkerBackedPipeline }
+  }
   const { loadPipeline } = await import('../modalities/audio/pipeline.js')
   const p = await loadPipeline(name, { workers })
   const text = (p as unknown as { vocabulary?: string[] }).vocabulary?.[0] ?? 'one'

@@ -79,6 +79,15 @@ async function load(model: string): Promise<Driver> {
       dispose: () => p.dispose(),
     }
   }
+  if (folder.config.modality === 'pointcloud') {
+    const { loadPipeline } = await import('../../modalities/pointcloud/pipeline.js')
+    const p = await loadPipeline(model)
+    const prompt = (folder.config.classes as string[] | undefined)?.[0] ?? 'sphere'
+    return {
+      generate: async (o) => (await p.generate({ prompt, ...o })).positions,
+      dispose: () => p.dispose(),
+    }
+  }
   throw new Error(`soak: no driver for modality ${String(folder.config.modality)} (${model})`)
 }
 
