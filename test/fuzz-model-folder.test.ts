@@ -11,8 +11,8 @@ import { runCases } from './helpers/fuzz-run.js'
 // diffusekit.json mutated (structurally and as bytes), files dropped; readModelFolder + resolveRun
 // (defaults, sampler, generator) + a short sample() with the resolved sampler.
 
-t.test('600 mutated model folders: clean refusals or a usable run', async (t) => {
-  const tally = await runCases(modelFolderTarget, 0x5eed05, 600)
+t.test('400 mutated model folders: clean refusals or a usable run', async (t) => {
+  const tally = await runCases(modelFolderTarget, 0x5eed05, 400)
   t.same(tally.failures, [], 'no non-DiffuseError exception, no garbage')
   t.ok(tally.ok > 50, `${tally.ok} accepted`)
   t.ok(Object.keys(tally.refused).length >= 3, `refusals: ${JSON.stringify(tally.refused)}`)
@@ -40,4 +40,46 @@ t.test('bad diffusekit.json defaults are refused when a run is resolved, naming 
   await t.rejects(readModelFolder(dir), { code: 'FILE_FORMAT', message: /diffusekit\.json/ })
   writeFileSync(join(dir, 'diffusekit.json'), '[1]')
   await t.rejects(readModelFolder(dir), { code: 'FILE_FORMAT', message: /JSON object/ })
+})
+
+t.test('mutated generation records (--replay files) through optionsFromRecord + resolveRun: only DiffuseErrors', async (t) => {
+  const { optionsFromRecord } = await import('../src/runtime/pipeline.js')
+  const { bundledModelNames } = await import('../src/runtime/model-folder.js')
+  const { mutateJson, rng } = await import('./helpers/fuzz.js')
+  const name = bundledModelNames()[0]
+  if (!name) return t.pass('no bundled model')
+  const model = await readModelFolder(name)
+  if (!model.scheduler) return t.pass('bundled model without a scheduler')
+  // a record as makeRecord writes it (independent of any pipeline: the fields GenerationRecord documents)
+  const record = {
+    diffusekit: '0.1.0',
+    modality: model.config.modality,
+    model: model.name,
+    inputs: { prompt: 'x', width: 64, height: 64 },
+    sampler: { ...model.scheduler },
+    steps: 3,
+    guidance: 2,
+    guidanceRescale: 0,
+    generator: { kind: 'philox', seed: 5 },
+  }
+  const keys = ['inputs', 'sampler', 'steps', 'guidance', 'guidanceRescale', 'generator', 'kind', 'seed', 'philox', 'torch-cpu', 'torch-cuda', '_class_name', 'signal', 'onProgress']
+  const r = rng(0x5eed08)
+  let ok = 0
+  let refused = 0
+  for (let i = 0; i < 2000; i++) {
+    let v = JSON.parse(JSON.stringify(record)) as never
+    for (let k = 0; k < 1 + (i % 3); k++) v = mutateJson(v, r, keys) as never
+    try {
+      const run = resolveRun(model, optionsFromRecord(v))
+      if (!Number.isInteger(run.steps) || !Number.isFinite(run.guidance)) t.fail(`garbage run from ${JSON.stringify(v).slice(0, 200)}`)
+      ok++
+    } catch (e) {
+      if (!(e instanceof Error) || e.name !== 'DiffuseError') {
+        t.fail(`${JSON.stringify(v).slice(0, 300)} -> ${String(e)}`)
+        return
+      }
+      refused++
+    }
+  }
+  t.ok(ok > 50 && refused > 50, `${ok} accepted, ${refused} refused`)
 })
