@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander'
 import { packageVersion } from '../src/runtime/package-root.js'
+import { register as registerGallery } from './commands/gallery.js'
 import { register as registerImage } from './commands/image.js'
 import { register as registerInfo } from './commands/info.js'
 import { register as registerMusic } from './commands/music.js'
@@ -17,6 +18,7 @@ program
     process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2)
   })
 
+registerGallery(program)
 registerSpeak(program)
 registerMusic(program)
 registerImage(program)
