@@ -56,9 +56,9 @@ def ddim(eps_fn, shape, steps, gen, device, alphas_cumprod, trajectory=False):
     return x, traj
 
 
-def karras_sigmas(alphas_cumprod, steps, rho=7.0):
+def karras_sigmas(alphas_cumprod, steps, rho=7.0, sigma_max=None):
     sig = ((1 - alphas_cumprod) / alphas_cumprod) ** 0.5
-    smin, smax = float(sig[0]), float(sig[-1])
+    smin, smax = float(sig[0]), float(sig[-1]) if sigma_max is None else sigma_max
     ramp = np.linspace(0, 1, steps)
     s = (smax ** (1 / rho) + ramp * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho
     return np.concatenate([s, [0.0]]), np.log(sig.numpy())
@@ -74,8 +74,9 @@ def sigma_to_t(sigma, log_sigmas):
 
 
 def heun_karras(eps_fn, shape, steps, gen, device, alphas_cumprod, churn=0.0, s_tmin=0.0, s_tmax=float('inf'),
-                s_noise=1.0, trajectory=False):
-    sigmas, log_sigmas = karras_sigmas(alphas_cumprod, steps)
+                s_noise=1.0, trajectory=False, sigma_max=None):
+    """sigma_max: start lower than the schedule's largest sigma (the shipped default uses 5)."""
+    sigmas, log_sigmas = karras_sigmas(alphas_cumprod, steps, sigma_max=sigma_max)
     x = torch.randn(shape, generator=gen, device=device, dtype=torch.float32) * float(sigmas[0])
     traj = []
 

@@ -200,8 +200,9 @@ def main():
     log('held-out', tuple(ref.shape))
     ema.eval()
     rr_cache = {}
-    settings = [('heun', 25, 2.0), ('heun', 10, 2.0), ('heun', 50, 2.0), ('ddim', 25, 2.0), ('heun', 25, 1.0),
-                ('heun', 25, 4.0), ('ddim', 10, 2.0), ('ddim', 50, 2.0), ('heun', 100, 2.0), ('ddim', 100, 2.0)]
+    # (sampler, steps, guidance); 'heun' starts at sigma_max 5 as the shipped default does
+    settings = [('heun', 10, 3.0), ('heun', 25, 3.0), ('heun', 50, 3.0), ('heun', 100, 3.0), ('heun', 10, 1.0),
+                ('heun', 10, 2.0), ('ddim', 25, 3.0), ('ddim', 10, 3.0), ('ddim', 50, 3.0), ('ddim', 100, 3.0)]
     if a.tiny:
         settings = [('heun', 3, 3.0), ('ddim', 3, 3.0)]
     results = []
@@ -222,7 +223,7 @@ def main():
             fn = SM.Guided(lambda x, t, y: ema(x, t, y), ys, g, K)
             with amp(dev):
                 if sampler == 'heun':
-                    x, _ = SM.heun_karras(fn, (ys.shape[0], 6, S.NUM_POINTS), steps, gen, dev, SM.schedule())
+                    x, _ = SM.heun_karras(fn, (ys.shape[0], 6, S.NUM_POINTS), steps, gen, dev, SM.schedule(), sigma_max=5.0)
                 else:
                     x, _ = SM.ddim(fn, (ys.shape[0], 6, S.NUM_POINTS), steps, gen, dev, SM.schedule())
             outs.append(x.float())
