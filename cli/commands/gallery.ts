@@ -48,7 +48,15 @@ async function writeJson(path: string, value: unknown): Promise<void> {
  * point clouds, and an index.html that opens from the file system. Written into a temporary folder
  * first and moved into place at the end, so a failed run leaves an existing gallery untouched.
  */
-export async function renderGallery(options: { out: string; seed: number; device: 'cpu' | 'cuda' | 'auto'; quiet?: boolean; only?: string[] }): Promise<{ out: string; entries: GalleryEntry[]; seconds: number }> {
+export async function renderGallery(options: {
+  out: string
+  seed: number
+  device: 'cpu' | 'cuda' | 'auto'
+  quiet?: boolean
+  only?: string[]
+  /** at most this many items per section (a quick gallery, e.g. for tests) */
+  limit?: number
+}): Promise<{ out: string; entries: GalleryEntry[]; seconds: number }> {
   const started = performance.now()
   const out = resolve(options.out)
   const tmp = `${out}.tmp-${process.pid}`
@@ -58,10 +66,11 @@ export async function renderGallery(options: { out: string; seed: number; device
   const want = (s: string) => !options.only || options.only.includes(s)
   const progress = createProgress('', options.quiet)
   const seed = options.seed
+  const take = <T>(items: readonly T[]): T[] => items.slice(0, options.limit ?? items.length)
   try {
     if (want('image')) {
       const emoji = await loadImage('emoji', { device: options.device })
-      for (const [i, prompt] of GALLERY.images.entries()) {
+      for (const [i, prompt] of take(GALLERY.images).entries()) {
         progress.setLabel(`image "${prompt}"`)
         const img = await emoji.generate({ prompt, seed: seed + i, onProgress: progress.onProgress })
         const name = slug(prompt)
@@ -73,7 +82,7 @@ export async function renderGallery(options: { out: string; seed: number; device
     }
     if (want('speech')) {
       const tts = await loadAudio('speech', { device: options.device })
-      for (const [i, item] of GALLERY.speech.entries()) {
+      for (const [i, item] of take(GALLERY.speech).entries()) {
         progress.setLabel(`speech "${item.text}"`)
         const clip = await tts.generate({ text: item.text, voice: item.voice, seed: seed + i, onProgress: progress.onProgress })
         const name = `speech-${slug(item.text)}`
@@ -91,7 +100,7 @@ export async function renderGallery(options: { out: string; seed: number; device
     }
     if (want('music')) {
       const music = await loadAudio('music', { device: options.device })
-      for (const [i, item] of GALLERY.music.entries()) {
+      for (const [i, item] of take(GALLERY.music).entries()) {
         progress.setLabel(`music: ${item.title}`)
         const clip = await music.generate({ notes: item.notes, instrument: item.instrument, seed: seed + i, onProgress: progress.onProgress })
         const name = `music-${slug(item.title)}`
@@ -104,7 +113,7 @@ export async function renderGallery(options: { out: string; seed: number; device
     }
     if (want('pointcloud')) {
       const shapes = await loadPoints('shapes', { device: options.device })
-      for (const [i, prompt] of GALLERY.shapes.entries()) {
+      for (const [i, prompt] of take(GALLERY.shapes).entries()) {
         progress.setLabel(`point cloud "${prompt}"`)
         const cloud = await shapes.generate({ prompt, seed: seed + i, trajectory: true, onProgress: progress.onProgress })
         const name = slug(prompt)

@@ -10,6 +10,7 @@ import { readModelFolder, type ModelFolder } from '../../src/runtime/model-folde
 import { OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
 import { inputMetadata } from '../../src/runtime/onnx.js'
 import { readJsonObject } from '../../src/runtime/json-file.js'
+import { WorkerBackedPipeline } from '../../src/runtime/remote.js'
 import {
   kernelsFor,
   makeRecord,
@@ -339,20 +340,7 @@ export class ImagePipeline {
       ...(typeof o.mask === 'string' ? { mask: o.mask } : {}),
     }
     const record = makeRecord(this.model, 'image', inputs, { ...run, generator: generators[0]!.fresh() })
-    return {
-      images,
-      width,
-      height,
-      seeds,
-      record,
-      warnings,
-      latents: result.sample,
-      async save(path: string): Promise<string[]> {
-        const paths = images.length === 1 ? [path] : images.map((_, i) => numbered(path, i + 1))
-        for (let i = 0; i < images.length; i++) await writePng(paths[i]!, images[i]!)
-        return paths
-      },
-    }
+    return imageResult({ images, width, height, seeds, record, warnings, latents: result.sample })
   }
 
   async dispose(): Promise<void> {
@@ -366,7 +354,33 @@ export class ImagePipeline {
 }
 
 /** Loads a bundled image model ('emoji') or a Stable Diffusion ONNX folder. */
-export async function loadPipeline(nameOrPath: string, options: PipelineOptions = {}): Promise<ImagePipeline> {
+/** An ImageResult around generated data (also how results from worker threads are revived). */
+export function imageResult(data: Omit<ImageResult, 'save'>): ImageResult {
+  const { images } = data
+  return {
+    ...data,
+    async save(path: string): Promise<string[]> {
+      const paths = images.length === 1 ? [path] : images.map((_, i) => numbered(path, i + 1))
+      for (let i = 0; i < images.length; i++) await writePng(paths[i]!, images[i]!)
+      return paths
+    },
+  }
+}
+
+/** An image pipeline whose generations run in worker threads (`loadPipeline(name, { workers: true })`). */
+export type ImageWorkerPipeline = WorkerBackedPipeline<ImageGenerateOptions | GenerationRecord, ImageResult>
+
+/**
+ * Loads an image pipeline: 'emoji' (bundled) or a folder in the diffusers/Optimum ONNX layout. With
+ * `workers: true` generations run in worker threads (same options and results).
+ */
+export async function loadPipeline(nameOrPath: string, options: PipelineOptions & { workers: true }): Promise<ImageWorkerPipeline>
+export async function loadPipeline(nameOrPath: string, options?: PipelineOptions): Promise<ImagePipeline>
+export async function loadPipeline(nameOrPath: string, options: PipelineOptions = {}): Promise<ImagePipeline | ImageWorkerPipeline> {
+  if (options.workers) {
+    const model = await readModelFolder(nameOrPath)
+    return new WorkerBackedPipeline(new URL('./worker.js', import.meta.url).href, model.root, options, (v) => imageResult(v as Omit<ImageResult, 'save'>))
+  }
   return ImagePipeline.load(nameOrPath, options)
 }
 

@@ -21,7 +21,7 @@ export interface Serialized {
   transfer?: ArrayBuffer[]
 }
 
-interface Payload {
+export interface WorkerPayload {
   model: string
   pipelineOptions: PipelineOptions
   options: Record<string, unknown>
@@ -31,7 +31,7 @@ interface Payload {
 export function workerHandler<O, R>(
   load: (model: string, options: PipelineOptions) => Promise<PipelineLike<O, R>>,
   serialize: (result: R) => Serialized,
-): (payload: Payload, ctx: WorkerJobContext) => Promise<Serialized> {
+): (payload: WorkerPayload, ctx: WorkerJobContext) => Promise<Serialized> {
   const cache = new Map<string, Promise<PipelineLike<O, R>>>()
   return async (payload, ctx) => {
     const key = JSON.stringify([payload.model, payload.pipelineOptions])
@@ -86,7 +86,7 @@ export class WorkerBackedPipeline<O extends object, R> {
     if (this.disposed) throw new DiffuseError('DISPOSED', 'The pipeline was disposed')
     const o = (options ?? {}) as Record<string, unknown>
     const value = await this.pool.run(
-      { module: this.module, payload: { model: this.model, pipelineOptions: this.pipelineOptions, options: cloneable(o) } satisfies Payload },
+      { module: this.module, payload: { model: this.model, pipelineOptions: this.pipelineOptions, options: cloneable(o) } satisfies WorkerPayload },
       {
         ...(o.signal ? { signal: o.signal as AbortSignal } : {}),
         ...(typeof o.onProgress === 'function' ? { onProgress: o.onProgress as (p: unknown) => void } : {}),
