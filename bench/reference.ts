@@ -11,6 +11,7 @@
  * (diffusers is not installable here); each side's final sample is compared with the SDK's.
  *   npx tsx bench/reference.ts       (a few minutes on 2 cores)
  *   BENCH_REPS=1 npx tsx bench/reference.ts
+ *   BENCH_TORCH_MODELS=speech ...   (PyTorch only for these models; empty: no PyTorch run)
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -49,6 +50,8 @@ interface ModelInputs {
 interface SdkTiming {
   loop: number
   model: number
+  /** CPU time of this process over the loop (user + system, all threads), ms */
+  cpu: number
 }
 
 function median(xs: number[]): number {
@@ -117,15 +120,18 @@ async function sdkSide(name: string): Promise<{ inputs: ModelInputs; timing: Sdk
   const den = await OnnxDenoiser.create(folder.file('unet'), { device: 'cpu' })
   const acc = { ms: 0 }
   const kernels = getKernels('cpu')
-  const once = async (): Promise<{ loop: number; model: number; out: Float32Array }> => {
+  const once = async (): Promise<{ loop: number; model: number; cpu: number; out: Float32Array }> => {
     acc.ms = 0
+    const c0 = process.cpuUsage()
     const sampler = d.sampler ? createSampler(d.sampler, folder.scheduler!) : createSampler(folder.scheduler!)
     const t0 = performance.now()
     const r = await sample({ denoiser: timed(den, acc), sampler, steps, shape, generator: philox(2), noise, conditioning: cond, unconditional: uncond, guidanceScale: guidance, kernels })
-    return { loop: performance.now() - t0, model: acc.ms, out: r.sample }
+    const loop = performance.now() - t0
+    const c = process.cpuUsage(c0)
+    return { loop, model: acc.ms, cpu: (c.user + c.system) / 1000, out: r.sample }
   }
   const first = await once()
-  const runs = [] as { loop: number; model: number }[]
+  const runs = [] as SdkTiming[]
   for (let i = 0; i < REPS; i++) runs.push(await once())
   runs.sort((a, b) => a.loop - b.loop)
   await den.dispose()
@@ -141,6 +147,7 @@ interface PyResult {
   backend: string
   error?: string
   loop?: number
+  loop_cpu?: number
   model_ms?: number
   sampler?: number
   text?: number
@@ -196,21 +203,22 @@ export async function runReference(): Promise<void> {
     const file = join(dir, 'inputs.json')
     writeFileSync(file, JSON.stringify({ models, schedulers, vaeScaling: vae.scaling_factor ?? 1 }))
     const ortPy = python('python3', 'ort', file, {})
-    const torchPy = existsSync('/usr/bin/python3') ? python('/usr/bin/python3', 'torch', file, { BENCH_THREADS: String(THREADS) }) : { results: {}, error: '/usr/bin/python3 missing' }
+    const torchModels = process.env['BENCH_TORCH_MODELS'] ?? models.map((m) => m.name).join(',')
+    const torchPy = torchModels === '' ? { results: {}, error: 'skipped (BENCH_TORCH_MODELS empty)' } : existsSync('/usr/bin/python3') ? python('/usr/bin/python3', 'torch', file, { BENCH_THREADS: String(THREADS), BENCH_MODELS: torchModels }) : { results: {}, error: '/usr/bin/python3 missing' }
     if (ortPy.error) console.log(`Python onnxruntime: ${ortPy.error}`)
     if (torchPy.error) console.log(`PyTorch: ${torchPy.error}`)
     const backends = [ortPy, torchPy].map((p) => Object.values(p.results)[0]?.backend).filter(Boolean)
     console.log(`# references: ${backends.join('; ')}`)
-    console.log('\n| model | steps, sampler | SDK loop ms (model) | Python ORT loop ms (model) | SDK speed-up vs Python ORT | PyTorch 1.13 loop ms (model) | SDK speed-up vs PyTorch | max |Δx| vs SDK (ORT / torch) |')
+    console.log('\n| model | steps, sampler | SDK loop ms (model; CPU ms) | Python ORT loop ms (model; CPU ms) | SDK speed-up vs Python ORT | PyTorch 1.13 loop ms (model; CPU ms) | SDK speed-up vs PyTorch | max |Δx| vs SDK (ORT / torch) |')
     console.log('|---|---|---|---|---|---|---|---|')
     for (const m of models) {
       const s = sdk[m.name]!
       const o = ortPy.results[m.name]
       const t = torchPy.results[m.name]
-      const cell = (r: PyResult | undefined): string => (!r ? '—' : r.error ? `error: ${r.error}` : `${f(r.loop)} (${f(r.model_ms)})`)
+      const cell = (r: PyResult | undefined): string => (!r ? '—' : r.error ? `error: ${r.error}` : `${f(r.loop)} (${f(r.model_ms)}; ${f(r.loop_cpu)})`)
       const ratio = (r: PyResult | undefined): string => (r?.loop ? `${(r.loop / s.loop).toFixed(2)}×` : '—')
       console.log(
-        `| ${m.name} | ${m.steps}, ${m.sampler}, CFG ${m.guidance} | ${f(s.loop)} (${f(s.model)}) | ${cell(o)} | ${ratio(o)} | ${cell(t)} | ${ratio(t)} | ${o?.diff?.toExponential(1) ?? '—'} / ${t?.diff?.toExponential(1) ?? '—'} |`,
+        `| ${m.name} | ${m.steps}, ${m.sampler}, CFG ${m.guidance} | ${f(s.loop)} (${f(s.model)}; ${f(s.cpu)}) | ${cell(o)} | ${ratio(o)} | ${cell(t)} | ${ratio(t)} | ${o?.diff?.toExponential(1) ?? '—'} / ${t?.diff?.toExponential(1) ?? '—'} |`,
       )
     }
     const extras = [...Object.values(ortPy.results), ...Object.values(torchPy.results)].filter((r) => r.model === 'emoji' && !r.error)

@@ -5,6 +5,7 @@
  * preallocated output tensors (session.run(feeds, { out_sample: tensor })) reused across steps.
  *   npx tsx bench/session-options.ts          (about 5 minutes on 2 cores)
  *   BENCH_ROUNDS=1 npx tsx bench/session-options.ts
+ *   BENCH_MODELS=speech,music ...   (only these bundled models)
  *   BENCH_VARIANTS='threads 1,spinning' npx tsx bench/session-options.ts   (the default plus variants whose label contains one of these)
  *
  * Each variant is one full default generation loop (the model's steps, sampler and guidance, through
@@ -106,16 +107,16 @@ class RawDenoiser implements Denoiser {
 }
 
 const ALL_VARIANTS: Variant[] = [
-  { label: 'SDK default (ort default threads, all, batched CFG)', options: {} },
+  { label: 'SDK default (physical-core threads, no spinning, opt all, batched CFG)', options: {} },
+  { label: "onnxruntime's own defaults (threads 0: affinitized, spinning)", options: {}, extra: {} },
+  { label: 'threads 0 (affinitized), no spinning', options: {}, extra: { session: { intra_op: { allow_spinning: '0' } } } },
   { label: 'threads 1', options: { threads: 1 } },
-  { label: 'threads 2', options: { threads: 2 } },
+  { label: 'threads 2, spinning', options: { threads: 2, spinning: true } },
   { label: 'graph opt basic', options: { graphOptimizationLevel: 'basic' } },
   { label: 'graph opt extended', options: { graphOptimizationLevel: 'extended' } },
   { label: 'graph opt disabled', options: { graphOptimizationLevel: 'disabled' } },
   { label: 'CFG halves as 2 runs (maxBatch 1)', options: {}, maxBatch: 1 },
   { label: 'preallocated, reused output tensor', options: {}, prealloc: true },
-  { label: 'no thread-pool spinning (intra_op.allow_spinning 0)', options: {}, extra: { session: { intra_op: { allow_spinning: '0' } } } },
-  { label: 'threads 2, no spinning', options: {}, extra: { session: { intra_op: { allow_spinning: '0' } } }, threads: 2 },
 ]
 const VARIANTS = ALL_VARIANTS.filter((v, i) => i === 0 || !process.env['BENCH_VARIANTS'] || process.env['BENCH_VARIANTS']!.split(',').some((w) => v.label.includes(w)))
 
@@ -129,7 +130,9 @@ export async function runSessionOptions(): Promise<Record<string, { label: strin
   console.log(`# ${ROUNDS} interleaved rounds after a warm-up; one full default generation loop per variant; median ms`)
   const kernels = getKernels('cpu')
   const results: Record<string, { label: string; ms: number; ratio: number }[]> = {}
+  const only = process.env['BENCH_MODELS']?.split(',')
   for (const m of MODELS) {
+    if (only && !only.includes(m.name)) continue
     const file = join('models', m.name, 'unet', 'model.onnx')
     if (!existsSync(file) || statSync(file).size < 1024) {
       console.log(`${m.name}: ${file} is not there (yet): skipped`)
@@ -141,7 +144,7 @@ export async function runSessionOptions(): Promise<Record<string, { label: strin
     const guidance = d.guidance ?? 1
     const denoisers: Denoiser[] = []
     for (const v of VARIANTS) {
-      if (v.extra) {
+      if (v.extra !== undefined) {
         const o: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', executionProviders: ['cpu'], extra: v.extra, ...(v.threads ? { intraOpNumThreads: v.threads } : {}) }
         denoisers.push(new RawDenoiser(await ort.InferenceSession.create(file, o)))
       } else if (v.prealloc) denoisers.push(new PreallocDenoiser(await createSession(file, v.options)))

@@ -344,6 +344,7 @@ else:
 def generate(m, unet_fn, te_fn, vae_fn):
     timings = {"model_ms": 0.0, "sampler": 0.0, "text": 0.0, "decode": 0.0}
     t0 = time.perf_counter()
+    c0 = time.process_time()
     if m["name"] == "emoji":
         ids = labels([m["condIds"], m["uncondIds"]])
         ta = time.perf_counter()
@@ -367,6 +368,7 @@ def generate(m, unet_fn, te_fn, vae_fn):
         timings["model_ms"] += tb - ta
         timings["sampler"] += time.perf_counter() - tb
     loop = time.perf_counter() - loop0
+    loop_cpu = time.process_time() - c0
     if vae_fn is not None:
         ta = time.perf_counter()
         vae_fn(x / INPUTS["vaeScaling"])
@@ -374,7 +376,7 @@ def generate(m, unet_fn, te_fn, vae_fn):
     total = time.perf_counter() - t0
     ref = np.array(m["sdk"], dtype=np.float32)
     diff = float(np.max(np.abs(to_np(x).reshape(-1) - ref)))
-    return {"loop": loop, "total": total, "diff": diff, **timings}
+    return {"loop": loop, "loop_cpu": loop_cpu, "total": total, "diff": diff, **timings}
 
 
 results = []
