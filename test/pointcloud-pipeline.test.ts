@@ -3,6 +3,7 @@ import * as ort from 'onnxruntime-node'
 import { fileURLToPath } from 'node:url'
 import { DiffuseError } from '../src/errors.js'
 import { createGenerator } from '../src/core/rng/index.js'
+import { createSampler } from '../src/core/samplers/registry.js'
 import { loadPipeline } from '../modalities/pointcloud/index.js'
 
 const gen = await loadPipeline('shapes')
@@ -16,6 +17,14 @@ t.test('the bundled model: 14 classes, 2048 points', async (t) => {
   t.ok(gen.classes.length >= 12)
   for (const c of ['chair', 'table', 'airplane', 'bunny', 'teapot']) t.ok(gen.classes.includes(c), c)
   t.equal(gen.classId('Chair'), gen.classes.indexOf('chair'), 'class names ignore case')
+  // the default sampler: Karras Heun from sigma 5 down to the schedule's smallest sigma (~0.01), then 0
+  const sampler = createSampler(gen.model.scheduler!)
+  t.equal(sampler.className, 'KarrasHeunScheduler')
+  const plan = sampler.plan(gen.model.config.defaults!.steps!)
+  t.ok(Math.abs(plan.sigmas![0]! - 5) < 1e-9, `starts at sigma 5 (${plan.sigmas![0]})`)
+  t.equal(plan.timesteps.length, 2 * 10 - 1, '10 steps = 19 model evaluations')
+  t.ok(Math.abs(plan.sigmas![plan.sigmas!.length - 2]! - Math.sqrt(1e-4 / (1 - 1e-4))) < 1e-6, 'sigma_min from the schedule')
+  t.equal(plan.sigmas![plan.sigmas!.length - 1], 0)
 })
 
 t.test('bad inputs are DiffuseErrors with stable codes', async (t) => {
