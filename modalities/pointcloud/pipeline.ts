@@ -4,6 +4,7 @@ import type { StepProgress } from '../../src/core/loop.js'
 import { DiffuseError, invalidArgument } from '../../src/errors.js'
 import { readModelFolder, type ModelFolder } from '../../src/runtime/model-folder.js'
 import { OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
+import { WorkerBackedPipeline } from '../../src/runtime/remote.js'
 import { kernelsFor, makeRecord, optionsFromRecord, resolveRun, type CommonGenerateOptions, type GenerationRecord, type PipelineOptions } from '../../src/runtime/pipeline.js'
 import { checkBoolean, checkString } from '../../src/validate.js'
 import { PointCloud } from './cloud.js'
@@ -166,10 +167,21 @@ export class PointCloudPipeline {
  * Loads a point-cloud pipeline: a bundled model by name ('shapes') or a model folder by path
  * (diffusekit.json modality "pointcloud").
  */
-export async function loadPipeline(nameOrPath: string, options: PipelineOptions = {}): Promise<PointCloudPipeline> {
+export async function loadPipeline(nameOrPath: string, options: PipelineOptions & { workers: true }): Promise<PointCloudWorkerPipeline>
+export async function loadPipeline(nameOrPath: string, options?: PipelineOptions): Promise<PointCloudPipeline>
+export async function loadPipeline(nameOrPath: string, options: PipelineOptions = {}): Promise<PointCloudPipeline | PointCloudWorkerPipeline> {
   const model = await readModelFolder(nameOrPath)
   if (model.config.modality !== 'pointcloud') {
     throw new DiffuseError('UNSUPPORTED', `${model.root} is not a point-cloud model (diffusekit.json modality: ${JSON.stringify(model.config.modality ?? null)})`)
   }
+  if (options.workers) {
+    return new WorkerBackedPipeline(new URL('./worker.js', import.meta.url).href, model.root, options, (v) => {
+      const c = v as { positions: Float32Array; colors?: Float32Array; trajectory?: PreviewFrame[]; record: GenerationRecord }
+      return new PointCloud(c.positions, c.colors, { ...(c.trajectory ? { trajectory: c.trajectory } : {}), record: c.record })
+    })
+  }
   return PointCloudPipeline.load(model, options)
 }
+
+/** A point-cloud pipeline whose generations run in worker threads (`loadPipeline(name, { workers: true })`). */
+export type PointCloudWorkerPipeline = WorkerBackedPipeline<PointCloudGenerateOptions | GenerationRecord, PointCloud>
