@@ -1,10 +1,9 @@
-import type { NoiseSchedule } from '../schedules.js'
 import { addNoiseSigma } from '../schedules.js'
-import { BaseSampler, checkInferenceSteps, fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
+import { fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, commonKeys, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
+import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable } from './k-sigmas.js'
-import { floatTimesteps } from './spacing.js'
 import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
 
 /**
@@ -27,28 +26,22 @@ export const EULER_A_SPEC: ClassSpec = {
 }
 registerClassSpec('EulerAncestralDiscreteScheduler', EULER_A_SPEC)
 
-export class EulerAncestralDiscreteScheduler extends BaseSampler {
+export class EulerAncestralDiscreteScheduler extends KSigmaSampler {
   readonly order = 1
-  readonly schedule: NoiseSchedule
 
   constructor(config: unknown = {}, options: ParseOptions = {}) {
-    super('EulerAncestralDiscreteScheduler', EULER_A_SPEC, config, options)
-    this.schedule = this.makeSchedule()
+    super('EulerAncestralDiscreteScheduler', EULER_A_SPEC, config, options, { sigmaOptions: false })
   }
 
   plan(numInferenceSteps: number): SigmaPlan {
-    const N = this.cfg<number>('num_train_timesteps')
-    const n = checkInferenceSteps(this.className, numInferenceSteps, N)
-    const spacing = this.cfg<string>('timestep_spacing')
-    const ts = floatTimesteps(spacing, N, n, this.cfg('steps_offset'))
-    this.checkTimestepRange(ts, N)
+    const { N, n, ts } = this.spacedTimesteps(numInferenceSteps)
     const table = kSigmaTable(this.schedule, ts, 'default', { zeroSnrFix: this.config['rescale_betas_zero_snr'] === true })
     const sigmas = Float64Array.from([...table.sigmas, 0], (s) => Math.fround(s))
     return this.finishPlan({
       numInferenceSteps: n,
       timesteps: Float64Array.from(ts, (t) => Math.fround(t)),
       sigmas,
-      initNoiseSigma: kInitNoiseSigma(sigmas, spacing),
+      initNoiseSigma: kInitNoiseSigma(sigmas, this.cfg<string>('timestep_spacing')),
     })
   }
 

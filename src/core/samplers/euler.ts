@@ -1,9 +1,8 @@
-import type { NoiseSchedule } from '../schedules.js'
 import { addNoiseSigma } from '../schedules.js'
-import { BaseSampler, checkInferenceSteps, fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
-import { betaEnd, betaStart, bool, checkOneSigmaSpacing, commonKeys, ext, num, oneOf, registerClassSpec, unsupportedOption, type ClassSpec, type ParseOptions } from './config.js'
+import { fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
+import { betaEnd, betaStart, bool, commonKeys, ext, num, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
+import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf } from './k-sigmas.js'
-import { floatTimesteps } from './spacing.js'
 import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
 
 /**
@@ -44,23 +43,15 @@ export interface SigmaPlan extends SamplerPlan {
   readonly sigmas: Float64Array
 }
 
-export class EulerDiscreteScheduler extends BaseSampler {
+export class EulerDiscreteScheduler extends KSigmaSampler {
   readonly order = 1
-  readonly schedule: NoiseSchedule
 
   constructor(config: unknown = {}, options: ParseOptions = {}) {
     super('EulerDiscreteScheduler', EULER_SPEC, config, options)
-    checkOneSigmaSpacing(this.className, this.config)
-    if (this.config['use_beta_sigmas'] === true) throw unsupportedOption(this.className, 'use_beta_sigmas', true)
-    this.schedule = this.makeSchedule()
   }
 
   plan(numInferenceSteps: number): SigmaPlan {
-    const N = this.cfg<number>('num_train_timesteps')
-    const n = checkInferenceSteps(this.className, numInferenceSteps, N)
-    const spacing = this.cfg<string>('timestep_spacing')
-    const ts = floatTimesteps(spacing, N, n, this.cfg('steps_offset'))
-    this.checkTimestepRange(ts, N)
+    const { N, n, ts } = this.spacedTimesteps(numInferenceSteps)
     const zeroSnr = this.config['rescale_betas_zero_snr'] === true
     const table = kSigmaTable(this.schedule, ts, ladderOf(this.config), {
       zeroSnrFix: zeroSnr,
@@ -78,7 +69,7 @@ export class EulerDiscreteScheduler extends BaseSampler {
     } else {
       timesteps = Float64Array.from(table.timesteps, (t) => Math.fround(t))
     }
-    return this.finishPlan({ numInferenceSteps: n, timesteps, sigmas, initNoiseSigma: kInitNoiseSigma(sigmas, spacing) })
+    return this.finishPlan({ numInferenceSteps: n, timesteps, sigmas, initNoiseSigma: kInitNoiseSigma(sigmas, this.cfg<string>('timestep_spacing')) })
   }
 
   override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, _state: SamplerState): Float32Array {

@@ -1,11 +1,10 @@
-import type { NoiseSchedule } from '../schedules.js'
 import { addNoiseSigma } from '../schedules.js'
 import { DiffuseError } from '../../errors.js'
-import { BaseSampler, checkInferenceSteps, fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
-import { betaEnd, betaStart, bool, checkOneSigmaSpacing, commonKeys, oneOf, registerClassSpec, unsupportedOption, type ClassSpec, type ParseOptions } from './config.js'
+import { fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
+import { betaEnd, betaStart, bool, commonKeys, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
+import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf } from './k-sigmas.js'
-import { floatTimesteps } from './spacing.js'
 import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
 
 /**
@@ -48,29 +47,21 @@ export function interleaveInner(values: readonly number[]): number[] {
   return out
 }
 
-export class HeunDiscreteScheduler extends BaseSampler {
+export class HeunDiscreteScheduler extends KSigmaSampler {
   readonly order = 2
-  readonly schedule: NoiseSchedule
 
   constructor(config: unknown = {}, options: ParseOptions = {}) {
     super('HeunDiscreteScheduler', HEUN_SPEC, config, options)
-    checkOneSigmaSpacing(this.className, this.config)
-    if (this.config['use_beta_sigmas'] === true) throw unsupportedOption(this.className, 'use_beta_sigmas', true)
-    this.schedule = this.makeSchedule()
   }
 
   plan(numInferenceSteps: number): SigmaPlan {
-    const N = this.cfg<number>('num_train_timesteps')
-    const n = checkInferenceSteps(this.className, numInferenceSteps, N)
-    const spacing = this.cfg<string>('timestep_spacing')
-    const ts = floatTimesteps(spacing, N, n, this.cfg('steps_offset'))
-    this.checkTimestepRange(ts, N)
+    const { N, n, ts } = this.spacedTimesteps(numInferenceSteps)
     const table = kSigmaTable(this.schedule, ts, ladderOf(this.config))
     const base = [...table.sigmas, 0].map((s) => Math.fround(s))
     const sigmas = Float64Array.from(interleaveInner(base))
     const tsf = table.timesteps.map((t) => Math.fround(t))
     const timesteps = Float64Array.from([tsf[0]!, ...tsf.slice(1).flatMap((t) => [t, t])])
-    return this.finishPlan({ numInferenceSteps: n, timesteps, sigmas, initNoiseSigma: kInitNoiseSigma(sigmas, spacing) })
+    return this.finishPlan({ numInferenceSteps: n, timesteps, sigmas, initNoiseSigma: kInitNoiseSigma(sigmas, this.cfg<string>('timestep_spacing')) })
   }
 
   protected override initialState(): Record<string, unknown> {

@@ -1,12 +1,11 @@
 import { DiffuseError } from '../../errors.js'
-import type { NoiseSchedule } from '../schedules.js'
 import { addNoiseSigma, trainingSigmas } from '../schedules.js'
-import { BaseSampler, checkInferenceSteps, fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
-import { betaEnd, betaStart, bool, checkOneSigmaSpacing, commonKeys, oneOf, registerClassSpec, unsupportedOption, type ClassSpec, type ParseOptions } from './config.js'
+import { fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
+import { betaEnd, betaStart, bool, commonKeys, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
+import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf, logSigmasF32 } from './k-sigmas.js'
 import { roundHalfEven, sigmaToT } from './numeric.js'
-import { floatTimesteps } from './spacing.js'
 import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
 
 /**
@@ -42,23 +41,15 @@ interface Kdpm2State {
   sample: Float32Array | null
 }
 
-export class KDPM2DiscreteScheduler extends BaseSampler {
+export class KDPM2DiscreteScheduler extends KSigmaSampler {
   readonly order = 2
-  readonly schedule: NoiseSchedule
 
   constructor(config: unknown = {}, options: ParseOptions = {}) {
     super('KDPM2DiscreteScheduler', KDPM2_SPEC, config, options)
-    checkOneSigmaSpacing(this.className, this.config)
-    if (this.config['use_beta_sigmas'] === true) throw unsupportedOption(this.className, 'use_beta_sigmas', true)
-    this.schedule = this.makeSchedule()
   }
 
   plan(numInferenceSteps: number): Kdpm2Plan {
-    const N = this.cfg<number>('num_train_timesteps')
-    const n = checkInferenceSteps(this.className, numInferenceSteps, N)
-    const spacing = this.cfg<string>('timestep_spacing')
-    const ts = floatTimesteps(spacing, N, n, this.cfg('steps_offset'))
-    this.checkTimestepRange(ts, N)
+    const { N, n, ts } = this.spacedTimesteps(numInferenceSteps)
     const ladder = ladderOf(this.config)
     const table = kSigmaTable(this.schedule, ts, ladder)
     const logSigmas = logSigmasF32(trainingSigmas(this.schedule.alphasCumprod))
@@ -88,7 +79,7 @@ export class KDPM2DiscreteScheduler extends BaseSampler {
       timesteps: Float64Array.from(timesteps),
       sigmas,
       sigmasInterpol: Float64Array.from(fullInterp),
-      initNoiseSigma: kInitNoiseSigma(sigmas.filter((v) => Number.isFinite(v)), spacing),
+      initNoiseSigma: kInitNoiseSigma(sigmas.filter((v) => Number.isFinite(v)), this.cfg<string>('timestep_spacing')),
     })
   }
 

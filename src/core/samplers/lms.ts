@@ -1,11 +1,10 @@
-import type { NoiseSchedule } from '../schedules.js'
 import { addNoiseSigma } from '../schedules.js'
-import { BaseSampler, checkInferenceSteps, predictX0, scaled, sigmaPredictionCoefficients } from './base.js'
-import { betaEnd, betaStart, bool, checkOneSigmaSpacing, commonKeys, ext, int, oneOf, registerClassSpec, unsupportedOption, type ClassSpec, type ParseOptions } from './config.js'
+import { predictX0, scaled, sigmaPredictionCoefficients } from './base.js'
+import { betaEnd, betaStart, bool, commonKeys, ext, int, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
+import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf } from './k-sigmas.js'
 import { integratePolynomial } from './numeric.js'
-import { floatTimesteps } from './spacing.js'
 import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
 
 /**
@@ -49,30 +48,22 @@ export function lmsCoefficient(sigmas: ArrayLike<number>, order: number, t: numb
   return integratePolynomial(basis, sigmas[t]!, sigmas[t + 1]!)
 }
 
-export class LMSDiscreteScheduler extends BaseSampler {
+export class LMSDiscreteScheduler extends KSigmaSampler {
   readonly order = 1
-  readonly schedule: NoiseSchedule
 
   constructor(config: unknown = {}, options: ParseOptions = {}) {
     super('LMSDiscreteScheduler', LMS_SPEC, config, options)
-    checkOneSigmaSpacing(this.className, this.config)
-    if (this.config['use_beta_sigmas'] === true) throw unsupportedOption(this.className, 'use_beta_sigmas', true)
-    this.schedule = this.makeSchedule()
   }
 
   plan(numInferenceSteps: number): SigmaPlan {
-    const N = this.cfg<number>('num_train_timesteps')
-    const n = checkInferenceSteps(this.className, numInferenceSteps, N)
-    const spacing = this.cfg<string>('timestep_spacing')
-    const ts = floatTimesteps(spacing, N, n, this.cfg('steps_offset'))
-    this.checkTimestepRange(ts, N)
+    const { N, n, ts } = this.spacedTimesteps(numInferenceSteps)
     const table = kSigmaTable(this.schedule, ts, ladderOf(this.config))
     const sigmas = Float64Array.from([...table.sigmas, 0], (s) => Math.fround(s))
     return this.finishPlan({
       numInferenceSteps: n,
       timesteps: Float64Array.from(table.timesteps, (t) => Math.fround(t)),
       sigmas,
-      initNoiseSigma: kInitNoiseSigma(sigmas, spacing),
+      initNoiseSigma: kInitNoiseSigma(sigmas, this.cfg<string>('timestep_spacing')),
     })
   }
 
