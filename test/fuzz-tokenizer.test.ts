@@ -36,3 +36,21 @@ t.test('specific broken tokenizer files give FILE_FORMAT / MODEL_LOAD naming the
   const tok = await ClipTokenizer.fromFolder(dir, { maxLength: 5 })
   t.same(Array.from(tok.encode('a a a a a').ids), [2, 1, 1, 1, 3], 'BOS, truncated text, EOS (independent expectation)')
 })
+
+t.test('found by the fuzzer: a huge token id made loading take 26 s; now FILE_FORMAT at once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dk-tok-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const vocab = { a: 0, 'a</w>': 1, '<|startoftext|>': 2, '<|endoftext|>': 3 }
+  for (const id of [250_000_000, 2 ** 31, 1e30]) {
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify({ ...vocab, b: id }))
+    writeFileSync(join(dir, 'merges.txt'), '')
+    await t.rejects(ClipTokenizer.fromFolder(dir), { code: 'FILE_FORMAT', message: /"b" has id .* beyond the largest supported id/ }, `vocab.json id ${id}`)
+  }
+  rmSync(join(dir, 'vocab.json'))
+  rmSync(join(dir, 'merges.txt'))
+  const { clipTokenizerJson } = await import('../src/runtime/tokenizer.js')
+  const json = clipTokenizerJson(vocab, []) as { added_tokens: { id: number }[] }
+  json.added_tokens[0]!.id = 900_000_000
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json))
+  await t.rejects(ClipTokenizer.fromFolder(dir), { code: 'FILE_FORMAT', message: /has id 900000000/ }, 'tokenizer.json added token id')
+})

@@ -108,6 +108,7 @@ export class ClipTokenizer {
   private constructor(tokenizerJson: Json, config: TokenizerConfig, source: string) {
     const maxLength = config.maxLength ?? 77
     if (!Number.isInteger(maxLength) || maxLength < 2) throw invalidArgument('maxLength', 'an integer >= 2', maxLength)
+    checkTokenIds(tokenizerJson, source)
     try {
       this.tokenizer = new Tokenizer(tokenizerJson, {})
     } catch (e) {
@@ -214,6 +215,27 @@ export class ClipTokenizer {
   /** Decodes ids back to text (special tokens skipped), for messages and tests. */
   decode(ids: ArrayLike<number>): string {
     return this.tokenizer.decode(Array.from(ids), { skip_special_tokens: true }).trim()
+  }
+}
+
+/** Far above any real vocabulary (CLIP has 49408 ids), far below what makes a table scan slow. */
+const MAX_TOKEN_ID = 1 << 22
+
+/**
+ * The tokenizers library keeps its vocabulary in an array indexed by id and scans it whole (get_vocab):
+ * one id of 999999999 in vocab.json made loading take 26 s (found by scripts/fuzz.ts --target tokenizer).
+ */
+function checkTokenIds(json: Json, source: string): void {
+  const model = json.model as Json | undefined
+  const ids: [string, unknown][] = []
+  if (model && typeof model.vocab === 'object' && model.vocab !== null && !Array.isArray(model.vocab)) ids.push(...Object.entries(model.vocab as Json))
+  if (Array.isArray(json.added_tokens)) for (const t of json.added_tokens as Json[]) if (t && typeof t === 'object') ids.push([String(t.content), t.id])
+  for (const [token, id] of ids) {
+    if (typeof id === 'number' && !(id < MAX_TOKEN_ID)) {
+      throw new DiffuseError('FILE_FORMAT', `${source}: token ${JSON.stringify(token).slice(0, 60)} has id ${id}, beyond the largest supported id ${MAX_TOKEN_ID - 1}`, {
+        details: { file: source },
+      })
+    }
   }
 }
 
