@@ -3,7 +3,7 @@ import { sample } from '../../src/core/loop.js'
 import type { StepProgress } from '../../src/core/loop.js'
 import { DiffuseError, invalidArgument } from '../../src/errors.js'
 import { readModelFolder, type ModelFolder } from '../../src/runtime/model-folder.js'
-import { OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
+import { openUnet, type OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
 import { WorkerBackedPipeline } from '../../src/runtime/remote.js'
 import { kernelsFor, makeRecord, optionsFromRecord, resolveRun, type CommonGenerateOptions, type GenerationRecord, type PipelineOptions } from '../../src/runtime/pipeline.js'
 import { checkBoolean, checkString } from '../../src/validate.js'
@@ -82,16 +82,7 @@ export class PointCloudPipeline {
 
   static async load(model: ModelFolder, options: PipelineOptions = {}): Promise<PointCloudPipeline> {
     const cfg = readConfig(model)
-    const prediction = model.scheduler?.prediction_type
-    const denoiser = await OnnxDenoiser.create(model.file('unet'), {
-      ...(options.device ? { device: options.device } : {}),
-      ...(options.threads ? { threads: options.threads } : {}),
-      ...(prediction === 'epsilon' || prediction === 'v_prediction' || prediction === 'sample' ? { predictionType: prediction } : {}),
-    })
-    if (!denoiser.conditioningInputs.includes('class_labels')) {
-      await denoiser.dispose()
-      throw new DiffuseError('MODEL_IO', `${model.file('unet')} has no "class_labels" input; a point-cloud model takes (sample, timestep, class_labels)`)
-    }
+    const denoiser = await openUnet(model, options, { inputs: ['class_labels'], what: 'a point-cloud model' })
     return new PointCloudPipeline(model, cfg, denoiser, options)
   }
 

@@ -2,6 +2,7 @@ import { Tensor } from 'onnxruntime-common'
 import { DiffuseError } from '../errors.js'
 import type { Conditioning, Denoiser } from '../core/denoiser.js'
 import type { PredictionType } from '../native/kernels.js'
+import type { ModelFolder } from './model-folder.js'
 import { createSession, inputMetadata, type InferenceSession, type SessionOptions } from './onnx.js'
 
 export interface OnnxDenoiserOptions extends SessionOptions {
@@ -118,4 +119,29 @@ export class OnnxDenoiser implements Denoiser {
     this.session = null
     if (s) await s.release()
   }
+}
+
+/**
+ * A model folder's unet as a denoiser: prediction type from its scheduler config, session options from
+ * the pipeline's, and a clear MODEL_IO error when a conditioning input the modality needs is missing.
+ */
+export async function openUnet(
+  model: ModelFolder,
+  options: SessionOptions,
+  requirement: { inputs: readonly string[]; what: string },
+): Promise<OnnxDenoiser> {
+  const prediction = model.scheduler?.prediction_type
+  const denoiser = await OnnxDenoiser.create(model.file('unet'), {
+    ...(options.device ? { device: options.device } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
+    ...(prediction === 'epsilon' || prediction === 'v_prediction' || prediction === 'sample' ? { predictionType: prediction } : {}),
+  })
+  const missing = requirement.inputs.filter((n) => !denoiser.conditioningInputs.includes(n))
+  if (missing.length > 0) {
+    await denoiser.dispose()
+    throw new DiffuseError('MODEL_IO', `${model.file('unet')} has no ${missing.map((m) => `"${m}"`).join(', ')} input; ${requirement.what} takes (sample, timestep, ${requirement.inputs.join(', ')})`, {
+      details: { file: model.file('unet'), missing },
+    })
+  }
+  return denoiser
 }
