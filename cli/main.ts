@@ -5,6 +5,7 @@ import { register as registerGallery } from './commands/gallery.js'
 import { register as registerImage } from './commands/image.js'
 import { register as registerInfo } from './commands/info.js'
 import { register as registerMusic } from './commands/music.js'
+import { register as registerPoints } from './commands/points.js'
 import { register as registerSpeak } from './commands/speak.js'
 
 const program = new Command()
@@ -21,6 +22,7 @@ program
 registerGallery(program)
 registerSpeak(program)
 registerMusic(program)
+registerPoints(program)
 registerImage(program)
 registerInfo(program)
 

@@ -221,7 +221,16 @@ async function parentMain(a: Args): Promise<void> {
   let seed = a.seed
   let corpusSize = 0
   let features = 0
-  while (done < a.cases && (Date.now() - started) / 1000 < a.maxSeconds) {
+  // SIGTERM/SIGINT: stop the child, count the cases it reported, and still write the summary
+  let stopping = false
+  let current: ChildProcess | undefined
+  const stop = (): void => {
+    stopping = true
+    current?.kill('SIGKILL')
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  while (!stopping && done < a.cases && (Date.now() - started) / 1000 < a.maxSeconds) {
     const work = join(scratch, a.target, `work-${process.pid}-${restarts}`)
     mkdirSync(work, { recursive: true })
     const currentPath = join(work, 'current.json')
@@ -231,6 +240,7 @@ async function parentMain(a: Args): Promise<void> {
       ['--child', '--target', a.target, '--cases', String(remaining), '--seed', String(seed), '--corpus', a.corpus, '--work', work, '--max-seconds', String(a.maxSeconds - (Date.now() - started) / 1000)],
       { execArgv: ['--import', 'tsx', '--max-old-space-size=3072'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     )
+    current = child
     last = undefined
     child.on('message', (m: Progress) => {
       last = m
@@ -259,6 +269,11 @@ async function parentMain(a: Args): Promise<void> {
       features = Math.max(features, p.features)
     }
     const clean = exit.code === 0 && p?.type === 'done'
+    if (stopping) {
+      done += casesThisChild
+      rmSync(work, { recursive: true, force: true })
+      break
+    }
     if (!clean) {
       // the case in current.json crashed the child or ran past the timeout
       const why = hung ? 'hang' : 'crash'

@@ -44,7 +44,7 @@ t.test('the page is self-contained', async (t) => {
   t.same(Array.from(new Float32Array(Buffer.from(data.positions, 'base64').buffer.slice(0))), Array.from(cloud.positions), 'exact final positions')
 })
 
-t.test('headless Chromium renders the points', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: run scripts/setup-chromium.sh (Debian package chromium)` }, async (t) => {
+t.test('headless Chromium renders the points', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: scripts/setup-test-tools.sh installs it (Debian package chromium)` }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dk-preview-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const base = helix()
