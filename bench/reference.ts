@@ -26,11 +26,12 @@ import { createSampler } from '../src/core/samplers/registry.js'
 import { getKernels } from '../src/native/loader.js'
 import { readModelFolder } from '../src/runtime/model-folder.js'
 import { OnnxDenoiser } from '../src/runtime/onnx-denoiser.js'
+import { defaultThreads } from '../src/runtime/onnx.js'
 import { ClipTokenizer } from '../src/runtime/tokenizer.js'
 import { loadPipeline as loadImage } from '../modalities/image/index.js'
 
 const REPS = Number(process.env['BENCH_REPS'] ?? 3)
-const THREADS = Number(process.env['BENCH_THREADS'] ?? 2)
+const THREADS = Number(process.env['BENCH_THREADS'] ?? defaultThreads())
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 interface ModelInputs {
@@ -117,7 +118,7 @@ async function sdkSide(name: string): Promise<{ inputs: ModelInputs; timing: Sdk
     return undefined
   }
   const noise = philox(1).randn(shape)
-  const den = await OnnxDenoiser.create(folder.file('unet'), { device: 'cpu' })
+  const den = await OnnxDenoiser.create(folder.file('unet'), { device: 'cpu', threads: THREADS })
   const acc = { ms: 0 }
   const kernels = getKernels('cpu')
   const once = async (): Promise<{ loop: number; model: number; cpu: number; out: Float32Array }> => {
@@ -183,7 +184,7 @@ function f(ms: number | undefined): string {
 
 export async function runReference(): Promise<void> {
   console.log(`# SDK vs Python on this CPU: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
-  console.log(`# median of ${REPS} after a warm-up; onnxruntime threads: its default (both sides); torch threads ${THREADS}`)
+  console.log(`# median of ${REPS} after a warm-up; ${THREADS} threads on every side (onnxruntime: the SDK's session defaults, explicit threads and no spinning, in both)`)
   const dir = mkdtempSync(join(tmpdir(), 'diffusekit-ref-'))
   try {
     const models: ModelInputs[] = []
@@ -202,7 +203,7 @@ export async function runReference(): Promise<void> {
     const vae = JSON.parse(readFileSync(join(ROOT, 'models/emoji/vae_decoder/config.json'), 'utf8')) as { scaling_factor?: number }
     const file = join(dir, 'inputs.json')
     writeFileSync(file, JSON.stringify({ models, schedulers, vaeScaling: vae.scaling_factor ?? 1 }))
-    const ortPy = python('python3', 'ort', file, {})
+    const ortPy = python('python3', 'ort', file, { BENCH_THREADS: String(THREADS) })
     const torchModels = process.env['BENCH_TORCH_MODELS'] ?? models.map((m) => m.name).join(',')
     const torchPy = torchModels === '' ? { results: {}, error: 'skipped (BENCH_TORCH_MODELS empty)' } : existsSync('/usr/bin/python3') ? python('/usr/bin/python3', 'torch', file, { BENCH_THREADS: String(THREADS), BENCH_MODELS: torchModels }) : { results: {}, error: '/usr/bin/python3 missing' }
     if (ortPy.error) console.log(`Python onnxruntime: ${ortPy.error}`)

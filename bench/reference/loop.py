@@ -137,7 +137,9 @@ class KarrasHeun:
         log_sigmas = np.log(sig)
         rho = cfg.get("rho", 7.0)
         ramp = np.linspace(0, 1, steps)
-        s = (sig[-1] ** (1 / rho) + ramp * (sig[0] ** (1 / rho) - sig[-1] ** (1 / rho))) ** rho
+        smax = float(cfg.get("sigma_max") or sig[-1])  # a config may narrow the schedule's range
+        smin = float(cfg.get("sigma_min") or sig[0])
+        s = (smax ** (1 / rho) + ramp * (smin ** (1 / rho) - smax ** (1 / rho))) ** rho
         ts = []
         for v in s:
             ls = np.log(v)
@@ -189,6 +191,8 @@ if MODE == "ort":
         if THREADS:
             o.intra_op_num_threads = THREADS
         o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # the SDK's session defaults (src/runtime/onnx.ts): explicit threads, no spin-waiting
+        o.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get("BENCH_SPIN", "0"))
         return ort.InferenceSession(os.path.join(ROOT, path), o, providers=["CPUExecutionProvider"])
 
     def build(m):
