@@ -1,6 +1,8 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
@@ -30,4 +32,23 @@ t.test('tiny-denoiser: samples from the exact Gaussian denoiser have its mean an
   t.ok(Math.abs(heun.std - 0.25) < 0.25 * 0.03, `std ${heun.std}`)
   const karras = JSON.parse(await example('tiny-denoiser.ts', ['DPM++ 2M Karras', '20']))
   t.ok(Math.abs(karras.std - 0.25) < 0.25 * 0.03, `DPM++ 2M Karras std ${karras.std}`)
+})
+
+t.test('speak, music, image and point-cloud examples run as they stand and write real files', async (t) => {
+  const { decodeWav } = await import('../modalities/audio/index.js')
+  const { decodePng } = await import('../modalities/image/index.js')
+  const dir = mkdtempSync(join(tmpdir(), 'dk-examples-'))
+  await example('speak.ts', ['seven three one', join(dir, 'code.wav')])
+  const speech = decodeWav(readFileSync(join(dir, 'code.wav')))
+  t.ok(speech.channels[0]!.length / speech.sampleRate > 0.5, 'speech: more than half a second of audio')
+  await example('music.ts', ['C4 E4 G4', 'piano', join(dir, 'tune.wav')])
+  const music = decodeWav(readFileSync(join(dir, 'tune.wav')))
+  t.ok(music.channels[0]!.some((v) => Math.abs(v) > 0.05), 'music: audible')
+  await example('image.ts', ['red apple', join(dir, 'emoji.png')])
+  const png = decodePng(readFileSync(join(dir, 'emoji.png')))
+  t.ok(png.width >= 64 && png.height >= 64, `image: a ${png.width}x${png.height} grid`)
+  await example('pointcloud-batch.ts', [join(dir, 'clouds'), '2'])
+  const files = readdirSync(join(dir, 'clouds'))
+  t.equal(files.filter((f) => f.endsWith('.ply')).length, 6, 'six clouds as PLY')
+  t.equal(files.filter((f) => f.endsWith('.html')).length, 6, 'and as HTML previews')
 })
