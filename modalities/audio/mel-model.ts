@@ -6,6 +6,7 @@ import { OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
 import { kernelsFor, type PipelineOptions, type ResolvedRun } from '../../src/runtime/pipeline.js'
 import { melFilterbank, melToLinear, type MelFilterbank } from './mel.js'
 import { griffinLim } from './griffin-lim.js'
+import { medianFilter2d } from './median.js'
 
 /**
  * The log-mel image a bundled audio model generates, as training/audio/melspec.py defines it
@@ -78,6 +79,8 @@ export class MelDiffusionModel {
   readonly representation: MelRepresentation
   readonly labels: readonly LabelColumn[]
   readonly options: PipelineOptions
+  /** [mel rows, frames] of the median filter applied before inversion (diffusekit.json postFilter.median), or null */
+  readonly median: readonly [number, number] | null
   private readonly filterbank: MelFilterbank
   private denoiser: OnnxDenoiser | null
 
@@ -87,6 +90,11 @@ export class MelDiffusionModel {
     this.labels = labels
     this.denoiser = denoiser
     this.options = options
+    const m = (model.config.postFilter as { median?: unknown } | undefined)?.median
+    if (m !== undefined && !(Array.isArray(m) && m.length === 2 && m.every((v) => Number.isInteger(v) && v >= 1 && v % 2 === 1 && v <= 15))) {
+      throw new DiffuseError('INVALID_CONFIG', `${model.root}/diffusekit.json: postFilter.median must be [rows, cols], odd integers 1-15`)
+    }
+    this.median = m ? [m[0] as number, m[1] as number] : null
     this.filterbank = melFilterbank({
       sampleRate: rep.sampleRate,
       nFft: rep.nFft,
@@ -192,7 +200,8 @@ export class MelDiffusionModel {
   async imageToAudio(image: Float32Array, opts: { iterations?: number; seed?: number; signal?: AbortSignal } = {}): Promise<Float32Array> {
     const rep = this.representation
     const frames = image.length / rep.nMels
-    const linear = melToLinear(this.filterbank, this.imageToMel(image))
+    const clean = this.median ? medianFilter2d(image, rep.nMels, frames, this.median[0], this.median[1]) : image
+    const linear = melToLinear(this.filterbank, this.imageToMel(clean))
     const device = this.options.device === 'cuda' ? 'cuda' : this.options.device === 'cpu' ? 'cpu' : 'auto'
     return griffinLim(linear, {
       nFft: rep.nFft,

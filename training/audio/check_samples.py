@@ -29,6 +29,8 @@ def sphinx_setup(tmp):
 
 
 def recognise(wavdir, names, tmp):
+    tmp = tempfile.mkdtemp(dir=tmp)  # concurrent runs must not share ctl/hyp files
+    sphinx_setup(tmp)
     with open(os.path.join(tmp, "ctl"), "w") as f:
         f.write("\n".join(names) + "\n")
     hyp = os.path.join(tmp, "hyp.txt")
@@ -37,6 +39,8 @@ def recognise(wavdir, names, tmp):
                     "-hmm", HMM, "-hyp", hyp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     out = {}
     for line in open(hyp):
+        if "(" not in line:
+            continue
         text, rest = line.rsplit("(", 1)
         out[rest.split()[0]] = text.strip()
     return out
@@ -54,13 +58,16 @@ def main():
     ap.add_argument("model", choices=["speech", "music"])
     ap.add_argument("samples")
     ap.add_argument("--limit", type=int, default=100000)
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
     d = np.load(args.samples)
     labels = d["labels"][:args.limit]
     tmp = tempfile.mkdtemp()
     res = {}
-    for key in [k for k in d.files if k.startswith("g")]:
+    for key in [k for k in d.files if k != "labels"]:
         imgs = d[key][:args.limit].astype(np.float64)
+        if d[key].dtype == np.uint8:  # train.py returns sweep samples as uint8 over [-1, 1]
+            imgs = imgs / 255 * 2 - 1
         wavdir = os.path.join(tmp, key)
         os.makedirs(wavdir)
         names = []
@@ -80,6 +87,9 @@ def main():
             errs = [median_pitch(os.path.join(wavdir, n + ".wav")) - (36 + int(n.split("_")[1])) for n in names]
             res[key] = {"within50cents": float(np.mean(np.abs(errs) < 0.5)), "n": len(errs)}
         print(key, json.dumps(res[key]), flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(res, f, indent=1)
 
 
 if __name__ == "__main__":

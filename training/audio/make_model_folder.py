@@ -18,8 +18,8 @@ def main():
     ap.add_argument("--model", choices=["speech", "music"], required=True)
     ap.add_argument("--onnx", required=True)
     ap.add_argument("--run", required=True)
-    ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--guidance", type=float, default=3.0)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--guidance", type=float, default=None, help="default: 2 (speech), 3 (music), as measured")
     ap.add_argument("--sampler", default="DDIM")
     ap.add_argument("--meta", default=None, help="default: training/data/<model>/meta.json")
     ap.add_argument("--out", default=None, help="default: models/<model>")
@@ -31,6 +31,9 @@ def main():
     os.makedirs(os.path.join(out, "unet"), exist_ok=True)
     os.makedirs(os.path.join(out, "scheduler"), exist_ok=True)
     shutil.copyfile(args.onnx, os.path.join(out, "unet", "model.onnx"))
+    # inference choice, measured (MODEL_CARD.md): DDIM over 'trailing' timesteps ends on the x0 estimate
+    # from t = 1000/steps - 1, which is smoother than running down to t = 0 with this model
+    sched["timestep_spacing"] = "trailing"
     with open(os.path.join(out, "scheduler", "scheduler_config.json"), "w") as f:
         json.dump(sched, f, indent=2)
     with open(os.path.join(out, "model_index.json"), "w") as f:
@@ -39,8 +42,11 @@ def main():
     rep = dict(meta["representation"])
     cfg = {
         "modality": "audio", "task": args.model, "name": args.model,
-        "defaults": {"steps": args.steps, "guidance": args.guidance, "sampler": args.sampler},
+        "defaults": {"steps": args.steps, "guidance": args.guidance or (2.0 if args.model == "speech" else 3.0), "sampler": args.sampler},
         "representation": rep,
+        "postFilter": {"median": [7, 5] if args.model == "speech" else [1, 5],
+                       "why": "the model leaves pixel-level residual noise in the log-mel image; a median before inversion removes it "
+                              "(measured: MODEL_CARD.md); music filters along time only, to keep narrow harmonics"},
         "classLabels": {"input": "class_labels", "columns": [], "nullId": "each column's size (unconditional)"},
         "training": {"gpu": info["gpu"], "steps": info["steps"], "seconds": info["trainSeconds"], "batch": info["batch"],
                      "params": info["params"], "torch": info["torch"], "onnxVerify": info.get("onnxVerify")},
