@@ -2,7 +2,7 @@ import { Tensor } from 'onnxruntime-common'
 import { DiffuseError } from '../../src/errors.js'
 import { sample, type StepProgress } from '../../src/core/loop.js'
 import type { ModelFolder } from '../../src/runtime/model-folder.js'
-import { OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
+import { openUnet, type OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
 import { kernelsFor, type PipelineOptions, type ResolvedRun } from '../../src/runtime/pipeline.js'
 import { melFilterbank, melToLinear, type MelFilterbank } from './mel.js'
 import { griffinLim } from './griffin-lim.js'
@@ -108,16 +108,7 @@ export class MelDiffusionModel {
 
   static async load(model: ModelFolder, labels: LabelColumn[], options: PipelineOptions = {}): Promise<MelDiffusionModel> {
     const rep = readRepresentation(model)
-    const prediction = model.scheduler?.prediction_type
-    const denoiser = await OnnxDenoiser.create(model.file('unet'), {
-      ...(options.device ? { device: options.device } : {}),
-      ...(options.threads ? { threads: options.threads } : {}),
-      ...(prediction === 'epsilon' || prediction === 'v_prediction' || prediction === 'sample' ? { predictionType: prediction } : {}),
-    })
-    if (!denoiser.conditioningInputs.includes('class_labels')) {
-      await denoiser.dispose()
-      throw new DiffuseError('MODEL_IO', `${model.file('unet')} has no "class_labels" input; a mel audio model takes (sample, timestep, class_labels)`)
-    }
+    const denoiser = await openUnet(model, options, { inputs: ['class_labels'], what: 'a mel audio model' })
     return new MelDiffusionModel(model, rep, labels, denoiser, options)
   }
 
