@@ -32,7 +32,7 @@ export const GALLERY = {
     { notes: 'C4+E4+G4:2 F4+A4+C5:2 G4+B4+D5:2 C4+E4+G4:2', instrument: 'organ', title: 'I–IV–V–I chords, organ' },
     { notes: 'E5 D5 C5 D5 E5 E5 E5:2', instrument: 'flute', title: 'a tune, flute' },
   ],
-  shapes: ['chair', 'airplane', 'torus', 'bunny'],
+  shapes: ['chair', 'table', 'airplane', 'lamp', 'mug', 'torus', 'helix', 'teapot'],
 } as const
 
 function slug(s: string): string {
