@@ -71,6 +71,16 @@ export function alphaSigma(sigma: number): { alpha: number; sigmaT: number } {
   return { alpha, sigmaT: sigma * alpha }
 }
 
+/** The forward process at a k-diffusion σ in the multistep solvers' (α_t, σ_t) form, float32 coefficients as diffusers. */
+export function addNoiseAtSigma(original: Float32Array, noise: Float32Array, sigma: number): Float32Array {
+  const { alpha, sigmaT } = alphaSigma(sigma)
+  const a = Math.fround(alpha)
+  const s = Math.fround(sigmaT)
+  const out = new Float32Array(original.length)
+  for (let i = 0; i < out.length; i++) out[i] = a * original[i]! + s * noise[i]!
+  return out
+}
+
 export function lambdaOf(sigma: number): number {
   const { alpha, sigmaT } = alphaSigma(sigma)
   return Math.log(alpha) - Math.log(sigmaT)
@@ -325,12 +335,7 @@ export class DPMSolverMultistepScheduler extends BaseSampler {
   addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
     this.checkPlan(plan)
     this.checkIndex(index, plan)
-    const { alpha, sigmaT } = alphaSigma(plan.sigmas![index]!)
-    const a = Math.fround(alpha)
-    const s = Math.fround(sigmaT)
-    const out = new Float32Array(original.length)
-    for (let i = 0; i < out.length; i++) out[i] = a * original[i]! + s * noise[i]!
-    return out
+    return addNoiseAtSigma(original, noise, plan.sigmas![index]!)
   }
 }
 

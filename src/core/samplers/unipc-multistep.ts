@@ -3,7 +3,7 @@ import type { NoiseSchedule } from '../schedules.js'
 import { trainingSigmas } from '../schedules.js'
 import { BaseSampler, checkInferenceSteps, fusedUpdate, thresholdSample } from './base.js'
 import { betaEnd, betaStart, bool, checkOneSigmaSpacing, commonKeys, int, num, oneOf, registerClassSpec, unsupportedOption, type ClassSpec, type ParseOptions } from './config.js'
-import { alphaSigma, lambdaOf } from './dpm-solver-multistep.js'
+import { addNoiseAtSigma, alphaSigma, lambdaOf } from './dpm-solver-multistep.js'
 import type { SigmaPlan } from './euler.js'
 import { logSigmasF32 } from './k-sigmas.js'
 import { exponentialSigmas, karrasSigmas, npInterpIndex, roundHalfEven, sigmaToT, solveLinear } from './numeric.js'
@@ -264,12 +264,7 @@ export class UniPCMultistepScheduler extends BaseSampler {
   addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
     this.checkPlan(plan)
     this.checkIndex(index, plan)
-    const { alpha, sigmaT } = alphaSigma(plan.sigmas![index]!)
-    const a = Math.fround(alpha)
-    const s = Math.fround(sigmaT)
-    const out = new Float32Array(original.length)
-    for (let i = 0; i < out.length; i++) out[i] = a * original[i]! + s * noise[i]!
-    return out
+    return addNoiseAtSigma(original, noise, plan.sigmas![index]!)
   }
 }
 
