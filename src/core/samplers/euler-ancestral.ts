@@ -1,10 +1,9 @@
-import { addNoiseSigma } from '../schedules.js'
-import { fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
+import { fusedUpdate, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, commonKeys, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
 import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable } from './k-sigmas.js'
-import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
+import type { SamplerPlan, StepInput, StepOutput } from './types.js'
 
 /**
  * Euler ancestral (k-diffusion's sample_euler_ancestral, diffusers' EulerAncestralDiscreteScheduler):
@@ -45,13 +44,6 @@ export class EulerAncestralDiscreteScheduler extends KSigmaSampler {
     })
   }
 
-  override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, _state: SamplerState): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    const s = plan.sigmas![index]!
-    return scaled(sample, 1 / Math.fround(Math.sqrt(Math.fround(Math.fround(s * s) + 1))))
-  }
-
   async step(input: StepInput): Promise<StepOutput> {
     const { batch } = this.checkStep(input)
     const { plan, index, kernels } = input
@@ -73,11 +65,5 @@ export class EulerAncestralDiscreteScheduler extends KSigmaSampler {
       true,
     )
     return { prevSample: r.out, predOriginal: r.x0! }
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    return addNoiseSigma(original, noise, plan.sigmas![index]!)
   }
 }

@@ -1,9 +1,8 @@
-import { addNoiseSigma } from '../schedules.js'
-import { fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
+import { fusedUpdate, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, bool, commonKeys, ext, num, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf } from './k-sigmas.js'
-import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
+import type { SamplerPlan, StepInput, StepOutput } from './types.js'
 
 /**
  * Euler's method on the probability-flow ODE in k-diffusion form (Karras et al. 2022, Algorithm 1 and
@@ -72,13 +71,6 @@ export class EulerDiscreteScheduler extends KSigmaSampler {
     return this.finishPlan({ numInferenceSteps: n, timesteps, sigmas, initNoiseSigma: kInitNoiseSigma(sigmas, this.cfg<string>('timestep_spacing')) })
   }
 
-  override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, _state: SamplerState): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    const s = plan.sigmas![index]!
-    return scaled(sample, 1 / Math.fround(Math.sqrt(Math.fround(Math.fround(s * s) + 1))))
-  }
-
   async step(input: StepInput): Promise<StepOutput> {
     const { n, batch } = this.checkStep(input)
     const { plan, index, kernels } = input
@@ -109,11 +101,5 @@ export class EulerDiscreteScheduler extends KSigmaSampler {
       true,
     )
     return { prevSample: r.out, predOriginal: r.x0! }
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    return addNoiseSigma(original, noise, plan.sigmas![index]!)
   }
 }

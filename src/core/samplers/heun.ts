@@ -1,11 +1,10 @@
-import { addNoiseSigma } from '../schedules.js'
 import { DiffuseError } from '../../errors.js'
-import { fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
+import { fusedUpdate, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, bool, commonKeys, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
 import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf } from './k-sigmas.js'
-import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
+import type { SamplerPlan, StepInput, StepOutput } from './types.js'
 
 /**
  * Heun's second-order method (Karras et al. 2022, Algorithm 1 without churn; diffusers'
@@ -68,13 +67,6 @@ export class HeunDiscreteScheduler extends KSigmaSampler {
     return { half: null, dt: null }
   }
 
-  override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, _state: SamplerState): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    const s = plan.sigmas![index]!
-    return scaled(sample, 1 / Math.fround(Math.sqrt(Math.fround(Math.fround(s * s) + 1))))
-  }
-
   async step(input: StepInput): Promise<StepOutput> {
     const { n, batch } = this.checkStep(input)
     const { plan, index, kernels, sample } = input
@@ -114,11 +106,5 @@ export class HeunDiscreteScheduler extends KSigmaSampler {
     state.half = null
     state.dt = null
     return { prevSample: r.out, predOriginal: r.x0! }
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    return addNoiseSigma(original, noise, plan.sigmas![index]!)
   }
 }

@@ -1,6 +1,6 @@
 import { DiffuseError } from '../../errors.js'
-import { addNoiseSigma, trainingSigmas } from '../schedules.js'
-import { fusedUpdate, scaled, sigmaPredictionCoefficients } from './base.js'
+import { trainingSigmas } from '../schedules.js'
+import { fusedUpdate, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, bool, commonKeys, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
 import { KSigmaSampler } from './k-sampler.js'
@@ -87,13 +87,10 @@ export class KDPM2DiscreteScheduler extends KSigmaSampler {
     return { sample: null }
   }
 
-  override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, state: SamplerState): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
+  /** the second stage evaluates the model at the interpolated σ */
+  protected override inputSigma(index: number, plan: SamplerPlan, state: SamplerState): number {
     const p = plan as Kdpm2Plan
-    const first = (state as unknown as Kdpm2State).sample === null
-    const s = first ? p.sigmas[index]! : p.sigmasInterpol[index]!
-    return scaled(sample, 1 / Math.fround(Math.sqrt(Math.fround(Math.fround(s * s) + 1))))
+    return (state as unknown as Kdpm2State).sample === null ? p.sigmas[index]! : p.sigmasInterpol[index]!
   }
 
   async step(input: StepInput): Promise<StepOutput> {
@@ -130,11 +127,5 @@ export class KDPM2DiscreteScheduler extends KSigmaSampler {
     const r = await fusedUpdate(kernels, sample, input.modelOutput, batch, state.sample, { predictionType: pt, alphaProdSqrt: a, betaProdSqrt: b, coefX0: -k, coefEps: 0, coefSample: k, coefNoise: 1 }, true)
     state.sample = null
     return { prevSample: r.out, predOriginal: r.x0! }
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    return addNoiseSigma(original, noise, (plan as Kdpm2Plan).sigmas[index]!)
   }
 }

@@ -1,11 +1,10 @@
-import { addNoiseSigma } from '../schedules.js'
-import { predictX0, scaled, sigmaPredictionCoefficients } from './base.js'
+import { predictX0, sigmaPredictionCoefficients } from './base.js'
 import { betaEnd, betaStart, bool, commonKeys, ext, int, oneOf, registerClassSpec, type ClassSpec, type ParseOptions } from './config.js'
 import type { SigmaPlan } from './euler.js'
 import { KSigmaSampler } from './k-sampler.js'
 import { kInitNoiseSigma, kSigmaTable, ladderOf } from './k-sigmas.js'
 import { integratePolynomial } from './numeric.js'
-import type { SamplerPlan, SamplerState, StepInput, StepOutput } from './types.js'
+import type { SamplerPlan, StepInput, StepOutput } from './types.js'
 
 /**
  * Linear multistep (k-diffusion's sample_lms, diffusers' LMSDiscreteScheduler): with derivatives
@@ -71,13 +70,6 @@ export class LMSDiscreteScheduler extends KSigmaSampler {
     return { derivatives: [] }
   }
 
-  override scaleModelInput(sample: Float32Array, index: number, plan: SamplerPlan, _state: SamplerState): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    const s = plan.sigmas![index]!
-    return scaled(sample, 1 / Math.fround(Math.sqrt(Math.fround(Math.fround(s * s) + 1))))
-  }
-
   async step(input: StepInput): Promise<StepOutput> {
     const { n, batch } = this.checkStep(input)
     const { plan, index, kernels, sample } = input
@@ -104,11 +96,5 @@ export class LMSDiscreteScheduler extends KSigmaSampler {
       for (let i = 0; i < n; i++) out[i] = out[i]! + c * dj[i]!
     }
     return { prevSample: Float32Array.from(out), predOriginal: x0 }
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, index: number, plan: SamplerPlan): Float32Array {
-    this.checkPlan(plan)
-    this.checkIndex(index, plan)
-    return addNoiseSigma(original, noise, plan.sigmas![index]!)
   }
 }
