@@ -6,7 +6,9 @@ Stages, each with a wall-clock budget so the whole job fits one device call:
   2. feature network for the quality score: a small CNN that identifies the emoji (all images,
      both sets, random shifts), whose penultimate layer is the feature space for retrieval
   3. text encoder + conditional unet, trained jointly on latents of the training images
-     (epsilon prediction, SD's scaled_linear schedule, 10% empty captions for guidance)
+     (epsilon prediction with Min-SNR-5 weighting, SD's scaled_linear schedule, 10% empty captions for
+     guidance); --state-out / --state-in continue this stage in a later run (the learning-rate schedule
+     spans both: --unet-schedule-seconds)
   4. export (EMA weights), onnxruntime check, caption retrieval for several guidance scales,
      a sample grid
 
@@ -38,6 +40,13 @@ p.add_argument("--out", default=os.environ.get("OUT", "/tmp/emoji-out"))
 p.add_argument("--vae-seconds", type=float, default=100)
 p.add_argument("--cls-seconds", type=float, default=30)
 p.add_argument("--unet-seconds", type=float, default=240)
+p.add_argument("--unet-schedule-seconds", type=float, default=None,
+               help="length of the unet's cosine learning-rate schedule (default --unet-seconds); with --state-in it continues")
+p.add_argument("--unet-lr", type=float, default=3e-4)
+p.add_argument("--min-snr", type=float, default=5.0, help="Min-SNR-gamma loss weighting (Hang et al. 2023); 0: plain epsilon MSE")
+p.add_argument("--state-in", default=None, help="continue the text encoder + unet stage of an earlier run (its --state-out); "
+               "the VAE and feature network are loaded, not retrained")
+p.add_argument("--state-out", default=None, help="save the whole training state after the unet stage")
 p.add_argument("--max-length", type=int, default=32)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--smoke", action="store_true", help="CPU smoke test: few captions, one guidance scale")
@@ -45,6 +54,10 @@ args = p.parse_args()
 
 T0 = time.time()
 dev = "cuda" if torch.cuda.is_available() else "cpu"
+ST = torch.load(args.state_in, map_location=dev) if args.state_in else None
+if ST is not None:  # the first run's VAE and feature network, as they were
+    args.vae_seconds = 0
+    args.cls_seconds = 0
 torch.manual_seed(args.seed)
 torch.backends.cuda.matmul.allow_tf32 = True
 torch.backends.cudnn.allow_tf32 = True
@@ -83,6 +96,9 @@ log(f"{N} images on {METRICS['device']}, {len(train_idx)} for training")
 LATENT_CH = 4
 enc = VaeEncoder((48, 96), LATENT_CH).to(dev)
 dec = VaeDecoder((48, 96), LATENT_CH).to(dev)
+if ST is not None:
+    enc.load_state_dict(ST["enc"])
+    dec.load_state_dict(ST["dec"])
 vae_params = list(enc.parameters()) + list(dec.parameters())
 opt = torch.optim.AdamW(vae_params, lr=1e-3, weight_decay=0.0)
 KL_W = 5e-4
@@ -164,6 +180,8 @@ def augment(x):
 
 
 feat = Features(n_groups).to(dev)
+if ST is not None:
+    feat.load_state_dict(ST["feat"])
 opt = torch.optim.AdamW(feat.parameters(), lr=2e-3, weight_decay=1e-4)
 t_start, step = time.time(), 0
 while time.time() - t_start < args.cls_seconds:
@@ -224,13 +242,21 @@ for m in (ema_te, ema_unet):
 betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
 AC = torch.cumprod(1 - betas, 0).float().to(dev)
 params = list(te.parameters()) + list(unet.parameters())
-opt = torch.optim.AdamW(params, lr=3e-4, weight_decay=0.01)
+opt = torch.optim.AdamW(params, lr=args.unet_lr, weight_decay=0.01)
 BS = 8 if args.smoke else 256
-t_start, step = time.time(), 0
+step, sched_done = 0, 0.0
+if ST is not None:
+    for key, m in (("te", te), ("unet", unet), ("ema_te", ema_te), ("ema_unet", ema_unet)):
+        m.load_state_dict(ST[key])
+    opt.load_state_dict(ST["opt"])
+    step, sched_done = ST["step"], ST["sched_done"]
+    log(f"continuing {args.state_in}: unet step {step}, {sched_done:.0f}s of the schedule done")
+SCHED = args.unet_schedule_seconds or args.unet_seconds
+t_start = time.time()
 while time.time() - t_start < args.unet_seconds:
-    frac = (time.time() - t_start) / args.unet_seconds
+    frac = (sched_done + time.time() - t_start) / SCHED
     for g in opt.param_groups:
-        g["lr"] = lr_at(frac, step, 3e-4)
+        g["lr"] = lr_at(frac, step, args.unet_lr)
     i = train_idx[torch.randint(0, len(train_idx), (BS,), device=dev)]
     use_alt = (torch.rand(BS, device=dev) < 0.3) & (COUNT[i] > 1)
     alt = (torch.rand(BS, device=dev) * (COUNT[i] - 1).clamp(min=1)).long() + 1
@@ -244,7 +270,12 @@ while time.time() - t_start < args.unet_seconds:
     with autocast():
         ctx = te(ids)[0]
         pred = unet(zt, t.float(), ctx).float()
-    loss = F.mse_loss(pred, noise)
+    if args.min_snr > 0:  # Min-SNR-gamma: weight min(SNR, gamma) / SNR on the epsilon error
+        snr = (a / (1 - a)).flatten()
+        w = snr.clamp(max=args.min_snr) / snr
+        loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+    else:
+        loss = F.mse_loss(pred, noise)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -257,7 +288,14 @@ while time.time() - t_start < args.unet_seconds:
     if step % 500 == 0:
         log(f"unet step {step} loss {loss.item():.4f}")
     step += 1
-METRICS["unet"] = {"steps": step, "batch": BS, "final_loss": loss.item()}
+sched_done += time.time() - t_start
+METRICS["unet"] = {"steps": step, "batch": BS, "final_loss": loss.item(), "schedule_seconds_done": sched_done,
+                   "schedule_seconds": SCHED, "lr": args.unet_lr, "min_snr": args.min_snr, "continued": bool(args.state_in)}
+if args.state_out:
+    torch.save({"enc": enc.state_dict(), "dec": dec.state_dict(), "feat": feat.state_dict(), "te": te.state_dict(),
+                "unet": unet.state_dict(), "ema_te": ema_te.state_dict(), "ema_unet": ema_unet.state_dict(),
+                "opt": opt.state_dict(), "step": step, "sched_done": sched_done}, args.state_out)
+    log("state saved to", args.state_out)
 log("unet done", METRICS["unet"])
 
 # ---------------------------------------------------------------- 4. export first (a later failure keeps the model), check

@@ -4,7 +4,8 @@
 - Heun with Karras sigmas: diffusers HeunDiscreteScheduler(use_karras_sigmas=True) = k-diffusion's
   sample_heun (EDM Algorithm 2) with optional churn (s_churn, s_tmin, s_tmax, s_noise). The model sees
   x / sqrt(sigma^2 + 1) and the timestep interpolated from sigma in log space.
-Both use classifier-free guidance: eps = eps_u + g * (eps_c - eps_u), the halves in one batch.
+Both use classifier-free guidance: out = out_u + g * (out_c - out_u), the halves in one batch, and read the
+network output as epsilon or as v (diffusers' prediction_type "v_prediction": v = sqrt(a) eps - sqrt(1-a) x0).
 
 Also: the point-cloud metrics of PointFlow (arXiv 1906.12320) on the GPU, with the SDK's Chamfer form
 CD(X, Y) = mean_x min_y |x-y|^2 + mean_y min_x |x-y|^2 (squared distances, means, summed both ways).
@@ -38,7 +39,15 @@ class Guided:
         return u + self.g * (c - u)
 
 
-def ddim(eps_fn, shape, steps, gen, device, alphas_cumprod, trajectory=False):
+def to_x0_eps(out, x, a_t, prediction):
+    """(x0, eps) from the network output at sqrt(alpha_bar) = sqrt(a_t), for either prediction type."""
+    sa, sb = torch.sqrt(a_t), torch.sqrt(1 - a_t)
+    if prediction == 'v_prediction':
+        return sa * x - sb * out, sb * x + sa * out
+    return (x - sb * out) / sa, out
+
+
+def ddim(eps_fn, shape, steps, gen, device, alphas_cumprod, trajectory=False, prediction='epsilon'):
     T = alphas_cumprod.shape[0]
     ts = (np.round(np.arange(T, 0, -T / steps)) - 1).astype(np.int64)
     ac = alphas_cumprod.to(device)
@@ -48,8 +57,7 @@ def ddim(eps_fn, shape, steps, gen, device, alphas_cumprod, trajectory=False):
         prev = t - T // steps
         a_t = ac[t].float()
         a_p = ac[prev].float() if prev >= 0 else torch.tensor(1.0, device=device)
-        eps = eps_fn(x, t)
-        x0 = (x - torch.sqrt(1 - a_t) * eps) / torch.sqrt(a_t)
+        x0, eps = to_x0_eps(eps_fn(x, t), x, a_t, prediction)
         if trajectory:
             traj.append(x0.cpu())
         x = torch.sqrt(a_p) * x0 + torch.sqrt(1 - a_p) * eps
@@ -74,15 +82,17 @@ def sigma_to_t(sigma, log_sigmas):
 
 
 def heun_karras(eps_fn, shape, steps, gen, device, alphas_cumprod, churn=0.0, s_tmin=0.0, s_tmax=float('inf'),
-                s_noise=1.0, trajectory=False, sigma_max=None):
+                s_noise=1.0, trajectory=False, sigma_max=None, prediction='epsilon'):
     """sigma_max: start lower than the schedule's largest sigma (the shipped default uses 5)."""
     sigmas, log_sigmas = karras_sigmas(alphas_cumprod, steps, sigma_max=sigma_max)
     x = torch.randn(shape, generator=gen, device=device, dtype=torch.float32) * float(sigmas[0])
     traj = []
 
     def denoise(x, s):
-        eps = eps_fn(x / math.sqrt(s * s + 1), sigma_to_t(s, log_sigmas))
-        return x - s * eps
+        out = eps_fn(x / math.sqrt(s * s + 1), sigma_to_t(s, log_sigmas))
+        if prediction == 'v_prediction':  # diffusers: x0 = v * (-s / sqrt(s^2 + 1)) + x / (s^2 + 1)
+            return out * (-s / math.sqrt(s * s + 1)) + x / (s * s + 1)
+        return x - s * out
 
     for i in range(steps):
         s, sn = float(sigmas[i]), float(sigmas[i + 1])
@@ -104,9 +114,24 @@ def heun_karras(eps_fn, shape, steps, gen, device, alphas_cumprod, churn=0.0, s_
     return x, traj
 
 
+def log_sigma_to_t(ls, log_sigmas):
+    """Vectorised sigma_to_t: ls [b] (log sigma), log_sigmas [T] ascending (torch) -> fractional t [b]."""
+    idx = (torch.searchsorted(log_sigmas, ls.contiguous(), right=True) - 1).clamp(0, log_sigmas.shape[0] - 2)
+    lo, hi = log_sigmas[idx], log_sigmas[idx + 1]
+    w = ((lo - ls) / (lo - hi)).clamp(0, 1)
+    return idx.float() + w
+
+
 # ---------------------------------------------------------------- metrics
 
-def chamfer_matrix(a, b, rows=4):
+def normalise_frame(xyz):
+    """[n, N, 3] -> the data's frame: bounding-box centre at the origin, farthest point at distance 1."""
+    c = (xyz.max(1, keepdim=True).values + xyz.min(1, keepdim=True).values) / 2
+    x = xyz - c
+    return x / x.norm(dim=2).max(1).values.clamp_min(1e-8)[:, None, None]
+
+
+def chamfer_matrix(a, b, rows=8):
     """a [n, N, 3], b [m, M, 3] (on the GPU) -> [n, m] float64 Chamfer distances (the SDK's form)."""
     out = torch.empty(a.shape[0], b.shape[0], dtype=torch.float64)
     bb = (b * b).sum(-1)  # [m, M]

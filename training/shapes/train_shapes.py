@@ -3,9 +3,17 @@
 One job, for one GPU run (see gpu_job.sh); also runs on CPU with --tiny as a smoke test.
 Outputs in --out: model.onnx, shapes_ema.pt, train_log.json, sweep.json, samples.npz.
 
-Training: epsilon prediction, DDPM linear betas 1e-4..0.02 over 1000 steps, uniform timesteps, class
-dropout 10% (label = num_classes) for classifier-free guidance, AdamW with warm-up and cosine decay over
-a wall-clock budget, bf16 autocast on CUDA, EMA weights (what ships).
+Training: v- (default) or epsilon prediction on DDPM linear betas 1e-4..0.02 over 1000 steps; noise
+levels half uniform over the timesteps, half log-normal in sigma (EDM's ln sigma ~ N(-1.2, 1.2), the
+levels that shape the surface) and mapped to fractional timesteps; class dropout 10% (label =
+num_classes) for classifier-free guidance, AdamW with warm-up and cosine decay over a wall-clock budget
+(which may span several runs: --schedule-seconds, --state-in/--state-out), bf16 autocast on CUDA, EMA
+weights (what ships).
+
+Several GPUs: `torchrun --standalone --nproc_per_node=G train_shapes.py ...` trains one model with
+DistributedDataParallel (each rank makes the same data and draws its own batches; the wall-clock budget
+is agreed between ranks every few steps so that all stop at the same step) and splits the quality sweep's
+settings between the ranks; rank 0 exports and merges.
 """
 import argparse
 import json
@@ -16,6 +24,7 @@ import time
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,7 +35,7 @@ import sampling as SM  # noqa: E402
 
 def amp(dev):
     """bf16 autocast on CUDA; nothing on CPU (older torch refuses a disabled CUDA autocast without CUDA)."""
-    if dev == 'cuda':
+    if dev.startswith('cuda'):
         return torch.autocast(device_type='cuda', dtype=torch.bfloat16)
     import contextlib
     return contextlib.nullcontext()
@@ -53,6 +62,13 @@ def main():
     ap.add_argument('--width', type=int, default=128)
     ap.add_argument('--depth', type=int, default=6)
     ap.add_argument('--latents', type=int, default=64)
+    ap.add_argument('--prediction', choices=['v_prediction', 'epsilon'], default='v_prediction')
+    ap.add_argument('--t-dist', choices=['mixed', 'uniform'], default='mixed')
+    ap.add_argument('--schedule-seconds', type=float, default=None,
+                    help='length of the cosine learning-rate schedule in seconds (default: --train-seconds); '
+                         'with --state-in the schedule continues where the saved run stopped')
+    ap.add_argument('--state-in', default=None, help='a training state (--state-out of an earlier run) to continue')
+    ap.add_argument('--state-out', default=None, help='where to save the full training state (model, EMA, optimiser)')
     ap.add_argument('--local-every', type=int, default=0,
                     help='a kNN LocalAgg layer before every n-th block (0: none, the shipped model; 2: the variant tried second)')
     ap.add_argument('--workers', type=int, default=max(1, (os.cpu_count() or 2) - 1))
@@ -61,15 +77,24 @@ def main():
     ap.add_argument('--tiny', action='store_true', help='CPU smoke test: tiny data, model and sweep')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    rank = int(os.environ.get('RANK', '0'))
+    if world > 1:
+        local = int(os.environ.get('LOCAL_RANK', '0'))
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local)
+        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    dev = (f'cuda:{torch.cuda.current_device()}' if world > 1 else 'cuda') if torch.cuda.is_available() else 'cpu'
+    dev_type = 'cuda' if dev.startswith('cuda') else 'cpu'
+    main_rank = rank == 0
     if a.tiny:
         a.per_class, a.heldout_per_class, a.batch, a.width, a.depth, a.latents = 8, 6, 8, 32, 2, 8
         a.train_seconds = min(a.train_seconds, 20)
     torch.manual_seed(0)
-    if dev == 'cuda':
+    if dev_type == 'cuda':
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        log('device', torch.cuda.get_device_name(0), 'torch', torch.__version__)
+        log(f'rank {rank}/{world} device', torch.cuda.get_device_name(dev), 'torch', torch.__version__)
     K = len(S.CLASSES)
 
     # ------------------------------------------------------------ data (held-out generated in the background)
@@ -90,40 +115,79 @@ def main():
     log(f'train data {tuple(data.shape)} in {time.time() - t0:.1f}s')
 
     # ------------------------------------------------------------ model
-    model = PointDenoiser(K, width=a.width, depth=a.depth, latents=a.latents, local_every=a.local_every).to(dev)
-    if a.resume:
-        model.load_state_dict(torch.load(a.resume, map_location=dev)['model'])
-        log('resumed from', a.resume)
-    ema = PointDenoiser(K, width=a.width, depth=a.depth, latents=a.latents, local_every=a.local_every).to(dev)
+    mk = lambda: PointDenoiser(K, width=a.width, depth=a.depth, latents=a.latents, local_every=a.local_every)  # noqa: E731
+    model = mk().to(dev)
+    ema = mk().to(dev)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    nparams = sum(p.numel() for p in model.parameters())
-    log(f'params {nparams} ({nparams * 4 / 1e6:.1f} MB fp32)')
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
-    ac = SM.schedule().to(dev).float()
+    step, sched_done, history = 0, 0.0, []
+    if a.state_in:
+        st = torch.load(a.state_in, map_location=dev)
+        model.load_state_dict(st['model'])
+        ema.load_state_dict(st['ema'])
+        opt.load_state_dict(st['opt'])
+        step, sched_done, history = st['step'], st['sched_done'], st.get('history', [])
+        log(f'continuing {a.state_in}: step {step}, {sched_done:.0f}s of the schedule done')
+    elif a.resume:
+        model.load_state_dict(torch.load(a.resume, map_location=dev)['model'])
+        ema.load_state_dict(model.state_dict())
+        log('resumed from', a.resume)
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model, device_ids=[torch.cuda.current_device()] if dev_type == 'cuda' else None)
+    nparams = sum(p.numel() for p in model.parameters())
+    log(f'params {nparams} ({nparams * 4 / 1e6:.1f} MB fp32), prediction {a.prediction}, t-dist {a.t_dist}, '
+        f'local_every {a.local_every}, world {world}, batch {a.batch} per rank')
+    ac64 = SM.schedule()
+    log_sig = torch.log(((1 - ac64) / ac64).sqrt()).float().to(dev)  # ascending with t
+    schedule_seconds = a.schedule_seconds or a.train_seconds
+    torch.manual_seed(1000 + rank + 7919 * step)  # each rank (and each continuation) draws its own batches
+
+    def sample_sigma(b):
+        """Noise levels: half uniform over the (fractional) timesteps, half log-normal in sigma (t-dist mixed)."""
+        t = torch.rand(b, device=dev) * 999
+        if a.t_dist == 'mixed':
+            h = b // 2
+            ls = (torch.randn(h, device=dev) * 1.2 - 1.2).clamp(float(log_sig[0]), float(log_sig[-1]))
+            t[:h] = SM.log_sigma_to_t(ls, log_sig)
+        lo = t.floor().long().clamp(max=998)
+        w = t - lo
+        sig = torch.exp(log_sig[lo] * (1 - w) + log_sig[lo + 1] * w)
+        return t, sig
 
     # ------------------------------------------------------------ train on a wall-clock budget
     t_start = time.time()
-    step, losses, history = 0, [], []
-    warm = 200 if not a.resume else 20
+    shared = 0.0  # elapsed seconds agreed between ranks (max), refreshed every few steps
+    warm = 200 if not (a.resume or a.state_in) else 20
+    first = step
+    losses = []
     while True:
-        frac = (time.time() - t_start) / a.train_seconds
-        if frac >= 1:
-            break
-        lr = a.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        if (step - first) % 20 == 0:
+            el = torch.tensor([time.time() - t_start], dtype=torch.float64, device=dev)
+            if world > 1:
+                dist.all_reduce(el, op=dist.ReduceOp.MAX)
+            shared = float(el)
+            if shared >= a.train_seconds:
+                break
+        frac = min(1.0, (sched_done + shared) / schedule_seconds)
+        lr = a.lr * min(1.0, (step - first + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g['lr'] = lr
         idx = torch.randint(0, data.shape[0], (a.batch,), device=dev)
         x0 = data[idx]
         y = lab[idx].clone()
         y[torch.rand(a.batch, device=dev) < 0.1] = K
-        t = torch.randint(0, 1000, (a.batch,), device=dev)
+        t, sig = sample_sigma(a.batch)
         noise = torch.randn_like(x0)
-        at = ac[t][:, None, None]
-        xt = at.sqrt() * x0 + (1 - at).sqrt() * noise
+        sa = (1 / (1 + sig * sig)).sqrt()[:, None, None]  # sqrt(alpha_bar)
+        sb = (sig * sa[:, 0, 0])[:, None, None]             # sqrt(1 - alpha_bar)
+        xt = sa * x0 + sb * noise
+        target = sa * noise - sb * x0 if a.prediction == 'v_prediction' else noise
         with amp(dev):
-            pred = model(xt, t.float(), y)
-        loss = F.mse_loss(pred.float(), noise)
+            pred = net(xt, t, y)
+        loss = F.mse_loss(pred.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -132,88 +196,100 @@ def main():
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
-        losses.append(loss.item() if step % 50 == 0 else None)
-        if step % 500 == 0:
-            log(f'step {step} loss {loss.item():.4f} lr {lr:.2e} elapsed {time.time() - t_start:.0f}s')
-            history.append({'step': step, 'loss': loss.item(), 'elapsed': time.time() - t_start})
+        if step % 50 == 0:
+            losses.append(loss.item())
+        if step % 500 == 0 and main_rank:
+            log(f'step {step} loss {loss.item():.4f} (mean of last 10 logged {np.mean(losses[-10:]):.4f}) lr {lr:.2e} '
+                f'elapsed {time.time() - t_start:.0f}s')
+            history.append({'step': step, 'loss': float(np.mean(losses[-10:])), 'elapsed': sched_done + time.time() - t_start})
         step += 1
     train_time = time.time() - t_start
-    log(f'trained {step} steps in {train_time:.0f}s ({step * a.batch} clouds seen)')
-    cfg = {'width': a.width, 'depth': a.depth, 'latents': a.latents, 'local_every': a.local_every, 'num_classes': K, 'classes': S.CLASSES}
-    torch.save({'model': ema.state_dict(), 'config': cfg}, os.path.join(a.out, 'shapes_ema.pt'))
+    sched_done += shared
+    log(f'rank {rank}: trained to step {step} in {train_time:.0f}s ({(step - first) * a.batch * world} clouds seen this run)')
+    cfg = {'width': a.width, 'depth': a.depth, 'latents': a.latents, 'local_every': a.local_every, 'num_classes': K,
+           'classes': S.CLASSES, 'prediction_type': a.prediction}
+    if main_rank:
+        torch.save({'model': ema.state_dict(), 'config': cfg}, os.path.join(a.out, 'shapes_ema.pt'))
+        if a.state_out:
+            torch.save({'model': model.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'step': step,
+                        'sched_done': sched_done, 'history': history, 'config': cfg}, a.state_out)
+            log('state saved to', a.state_out)
 
-    # ------------------------------------------------------------ ONNX export + check against torch
-    cpu_model = PointDenoiser(K, width=a.width, depth=a.depth, latents=a.latents, local_every=a.local_every)
-    cpu_model.load_state_dict({k: v.float().cpu() for k, v in ema.state_dict().items()})
-    cpu_model.eval()
-    for m in cpu_model.modules():
-        if hasattr(m, 'use_sdpa'):
-            m.use_sdpa = False
-    onnx_path = os.path.join(a.out, 'model.onnx')
-    ex = (torch.randn(2, 6, S.NUM_POINTS), torch.tensor([999.0, 10.5]), torch.tensor([0, K], dtype=torch.int64))
-    kw = dict(input_names=['sample', 'timestep', 'class_labels'], output_names=['out_sample'], opset_version=17,
-              dynamic_axes={'sample': {0: 'batch', 2: 'points'}, 'timestep': {0: 'batch'}, 'class_labels': {0: 'batch'},
-                            'out_sample': {0: 'batch', 2: 'points'}})
-    try:
+    # ------------------------------------------------------------ ONNX export + check against torch (rank 0, before the sweep:
+    # a run cut short still leaves the model)
+    def export_and_check():
+        cpu_model = mk()
+        cpu_model.load_state_dict({k: v.float().cpu() for k, v in ema.state_dict().items()})
+        cpu_model.eval()
+        for m in cpu_model.modules():
+            if hasattr(m, 'use_sdpa'):
+                m.use_sdpa = False
+        onnx_path = os.path.join(a.out, 'model.onnx')
+        ex = (torch.randn(2, 6, S.NUM_POINTS), torch.tensor([999.0, 10.5]), torch.tensor([0, K], dtype=torch.int64))
+        kw = dict(input_names=['sample', 'timestep', 'class_labels'], output_names=['out_sample'], opset_version=17,
+                  dynamic_axes={'sample': {0: 'batch', 2: 'points'}, 'timestep': {0: 'batch'}, 'class_labels': {0: 'batch'},
+                                'out_sample': {0: 'batch', 2: 'points'}})
         try:
-            torch.onnx.export(cpu_model, ex, onnx_path, dynamo=False, **kw)
-        except TypeError:  # torch < 2.5 has no dynamo argument
-            torch.onnx.export(cpu_model, ex, onnx_path, **kw)
-    except Exception as e:  # keep the run's other results: the .pt can be exported again later
-        import traceback
-        traceback.print_exc()
-        log('legacy ONNX export failed, trying the dynamo exporter:', e)
-        try:
-            kw2 = {k: v for k, v in kw.items() if k != 'dynamic_axes'}
-            torch.onnx.export(cpu_model, ex, onnx_path, dynamo=True, dynamic_shapes=None, **kw2)
-        except Exception:
+            try:
+                torch.onnx.export(cpu_model, ex, onnx_path, dynamo=False, **kw)
+            except TypeError:  # torch < 2.5 has no dynamo argument
+                torch.onnx.export(cpu_model, ex, onnx_path, **kw)
+        except Exception:  # keep the run's other results: the .pt can be exported again later
+            import traceback
             traceback.print_exc()
-    onnx_check = {}
-    try:
-        if not os.path.exists(onnx_path):
-            raise ImportError('no model.onnx')
-        import onnxruntime as ort
-        sess = ort.InferenceSession(onnx_path, providers=['CPUExecutionProvider'])
-        xs = torch.randn(3, 6, 1000)
-        ts = torch.tensor([999.0, 500.25, 3.0])
-        ys = torch.tensor([1, 5, K], dtype=torch.int64)
-        with torch.no_grad():
-            ref = cpu_model(xs, ts, ys).numpy()
-        got = sess.run(None, {'sample': xs.numpy(), 'timestep': ts.numpy(), 'class_labels': ys.numpy()})[0]
-        onnx_check = {'max_abs_diff': float(np.abs(ref - got).max()), 'ref_abs_max': float(np.abs(ref).max())}
-        log('onnx vs torch', onnx_check)
-    except Exception as e:
-        log('export not checked:', e)
-    if os.path.exists(onnx_path):
-        log(f'onnx size {os.path.getsize(onnx_path) / 1e6:.2f} MB')
-    info = {'steps': step, 'batch': a.batch, 'train_seconds': train_time, 'params': nparams, 'history': history,
-            'config': cfg, 'onnx_check': onnx_check, 'per_class': a.per_class,
-            'device': torch.cuda.get_device_name(0) if dev == 'cuda' else 'cpu', 'torch': torch.__version__}
-    with open(os.path.join(a.out, 'train_log.json'), 'w') as f:
-        json.dump(info, f, indent=1)
+        onnx_check = {}
+        try:
+            import onnxruntime as ort
+            sess = ort.InferenceSession(onnx_path, providers=['CPUExecutionProvider'])
+            xs = torch.randn(3, 6, 1000)
+            ts_ = torch.tensor([999.0, 500.25, 3.0])
+            ys = torch.tensor([1, 5, K], dtype=torch.int64)
+            with torch.no_grad():
+                want = cpu_model(xs, ts_, ys).numpy()
+            got = sess.run(None, {'sample': xs.numpy(), 'timestep': ts_.numpy(), 'class_labels': ys.numpy()})[0]
+            onnx_check = {'max_abs_diff': float(np.abs(want - got).max()), 'ref_abs_max': float(np.abs(want).max())}
+            log('onnx vs torch', onnx_check)
+        except Exception as e:
+            log('export not checked:', e)
+        if os.path.exists(onnx_path):
+            log(f'onnx size {os.path.getsize(onnx_path) / 1e6:.2f} MB')
+        info = {'steps': step, 'batch_per_rank': a.batch, 'world': world, 'train_seconds_this_run': train_time,
+                'schedule_seconds_done': sched_done, 'schedule_seconds': schedule_seconds, 'params': nparams, 'history': history,
+                'config': cfg, 'onnx_check': onnx_check, 'per_class': a.per_class, 't_dist': a.t_dist,
+                'device': torch.cuda.get_device_name(dev) if dev_type == 'cuda' else 'cpu', 'torch': torch.__version__}
+        with open(os.path.join(a.out, 'train_log.json'), 'w') as f:
+            json.dump(info, f, indent=1)
+
+
+        return info
+
+    info = export_and_check() if main_rank else None
 
     # ------------------------------------------------------------ quality sweep (PointFlow metrics vs held-out)
+    # Every rank runs its share of the settings, then rank 0 merges.
     held = held_async.get()
     pool.close()
     ref = torch.from_numpy(np.stack([h[0] for h in held])).to(dev)  # [K, n, N, 3]
     n = ref.shape[1]
-    log('held-out', tuple(ref.shape))
     ema.eval()
-    rr_cache = {}
-    # (sampler, steps, guidance); 'heun' starts at sigma_max 5 as the shipped default does
-    settings = [('heun', 10, 3.0), ('heun', 25, 3.0), ('heun', 50, 3.0), ('heun', 100, 3.0), ('heun', 10, 1.0),
-                ('heun', 10, 2.0), ('ddim', 25, 3.0), ('ddim', 10, 3.0), ('ddim', 50, 3.0), ('ddim', 100, 3.0)]
+    # (sampler, steps, guidance, sigma_max): sigma_max None = the schedule's largest (diffusers' default)
+    settings = [('heun', 25, 3.0, None), ('heun', 10, 3.0, None), ('heun', 10, 3.0, 5.0), ('heun', 25, 3.0, 5.0),
+                ('ddim', 25, 3.0, None), ('heun', 50, 3.0, None), ('ddim', 10, 3.0, None), ('heun', 100, 3.0, None),
+                ('heun', 25, 2.0, None), ('heun', 25, 5.0, None), ('ddim', 50, 3.0, None), ('heun', 50, 3.0, 5.0),
+                ('ddim', 100, 3.0, None), ('heun', 100, 3.0, 5.0), ('heun', 25, 1.0, None), ('heun', 10, 2.0, None)]
     if a.tiny:
-        settings = [('heun', 3, 3.0), ('ddim', 3, 3.0)]
+        settings = [('heun', 3, 3.0, None), ('ddim', 3, 3.0, None), ('heun', 3, 3.0, 5.0)]
+    mine = settings[rank::world]
     results = []
     t_sweep = time.time()
     samples = {}
     cls_all = torch.arange(K, device=dev).repeat_interleave(n)
     # the kNN distance matrix is [batch, N, N]: keep it to a few GiB
-    max_batch = (1400 if a.local_every == 0 else 128) if dev == 'cuda' else 16
-    for sampler, steps, g in settings:
+    max_batch = (1400 if a.local_every == 0 else 128) if dev_type == 'cuda' else 16
+    rr_cache = {}
+    for sampler, steps, g, smax in mine:
         if time.time() - t_sweep > a.sweep_seconds:
-            log('sweep budget spent; skipping', sampler, steps, g)
+            log('sweep budget spent; skipping', sampler, steps, g, smax)
             continue
         ts = time.time()
         gen = torch.Generator(device=dev).manual_seed(1234)
@@ -221,37 +297,69 @@ def main():
         for b0 in range(0, K * n, max_batch):
             ys = cls_all[b0:b0 + max_batch]
             fn = SM.Guided(lambda x, t, y: ema(x, t, y), ys, g, K)
+            shape = (ys.shape[0], 6, S.NUM_POINTS)
             with amp(dev):
                 if sampler == 'heun':
-                    x, _ = SM.heun_karras(fn, (ys.shape[0], 6, S.NUM_POINTS), steps, gen, dev, SM.schedule(), sigma_max=5.0)
+                    x, _ = SM.heun_karras(fn, shape, steps, gen, dev, ac64, sigma_max=smax, prediction=a.prediction)
                 else:
-                    x, _ = SM.ddim(fn, (ys.shape[0], 6, S.NUM_POINTS), steps, gen, dev, SM.schedule())
+                    x, _ = SM.ddim(fn, shape, steps, gen, dev, ac64, prediction=a.prediction)
             outs.append(x.float())
         gen_x = torch.cat(outs)  # [K*n, 6, N]
         t_gen = time.time() - ts
-        per_class = {}
+        per_class, per_class_norm = {}, {}
         for k, cname in enumerate(S.CLASSES):
             g_xyz = gen_x[k * n:(k + 1) * n, :3].transpose(1, 2).contiguous()
             r_xyz = ref[k]
             if k not in rr_cache:
                 rr_cache[k] = SM.chamfer_matrix(r_xyz, r_xyz)
-            m = SM.pointflow_metrics(SM.chamfer_matrix(g_xyz, r_xyz), SM.chamfer_matrix(g_xyz, g_xyz), rr_cache[k])
-            per_class[cname] = m
+            per_class[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_xyz, r_xyz), SM.chamfer_matrix(g_xyz, g_xyz), rr_cache[k])
+            gn = SM.normalise_frame(g_xyz)
+            per_class_norm[cname] = SM.pointflow_metrics(SM.chamfer_matrix(gn, r_xyz), SM.chamfer_matrix(gn, gn), rr_cache[k])
+        far = gen_x[:, :3].norm(dim=1)  # [K*n, N]
         mean = {key: float(np.mean([v[key] for v in per_class.values()])) for key in ('nna', 'cov', 'mmd')}
-        r = {'sampler': sampler, 'steps': steps, 'guidance': g, 'gen_seconds': t_gen, 'metric_seconds': time.time() - ts - t_gen,
-             'mean': mean, 'per_class': per_class}
+        mean_norm = {key: float(np.mean([v[key] for v in per_class_norm.values()])) for key in ('nna', 'cov', 'mmd')}
+        r = {'sampler': sampler, 'steps': steps, 'guidance': g, 'sigma_max': smax, 'gen_seconds': t_gen,
+             'metric_seconds': time.time() - ts - t_gen, 'mean': mean, 'per_class': per_class,
+             'renormalised': {'mean': mean_norm, 'per_class': per_class_norm},
+             'outside_r1.2': float((far > 1.2).float().mean()), 'max_radius_median': float(far.max(1).values.median())}
         results.append(r)
-        log(f'{sampler} steps {steps} g {g}: 1-NNA {mean["nna"] * 100:.1f}% COV {mean["cov"] * 100:.1f}% MMD {mean["mmd"]:.5f} '
-            f'(gen {t_gen:.1f}s, metrics {r["metric_seconds"]:.1f}s)')
-        if len(samples) == 0:
+        log(f'rank {rank} {sampler} steps {steps} g {g} smax {smax}: 1-NNA {mean["nna"] * 100:.1f}% COV {mean["cov"] * 100:.1f}% '
+            f'MMD {mean["mmd"]:.5f} | renormalised 1-NNA {mean_norm["nna"] * 100:.1f}% | gen {t_gen:.1f}s metrics {r["metric_seconds"]:.1f}s')
+        if not samples:
             pick = torch.cat([torch.arange(k * n, k * n + 4) for k in range(K)])
-            samples = {'sampler': sampler, 'steps': steps, 'guidance': g, 'clouds': gen_x[pick].cpu().numpy()}
-        with open(os.path.join(a.out, 'sweep.json'), 'w') as f:
-            json.dump({'heldout_per_class': n, 'generated_per_class': n, 'results': results,
-                       'chamfer': 'mean_x min_y |x-y|^2 + mean_y min_x |x-y|^2, clouds as generated (unit bounding sphere frame)'}, f, indent=1)
+            samples = {'sampler': sampler, 'steps': steps, 'guidance': g, 'sigma_max': smax, 'clouds': gen_x[pick].cpu().numpy()}
+        with open(os.path.join(a.out, f'sweep_rank{rank}.json'), 'w') as f:
+            json.dump(results, f)
+    with open(os.path.join(a.out, f'sweep_rank{rank}.json'), 'w') as f:
+        json.dump(results, f)
+    open(os.path.join(a.out, f'sweep_rank{rank}.done'), 'w').close()
     if samples:
-        np.savez_compressed(os.path.join(a.out, 'samples.npz'), clouds=samples['clouds'],
-                            labels=np.repeat(np.arange(K), 4), setting=json.dumps({k: samples[k] for k in ('sampler', 'steps', 'guidance')}))
+        np.savez_compressed(os.path.join(a.out, f'samples_rank{rank}.npz'), clouds=samples['clouds'], labels=np.repeat(np.arange(K), 4),
+                            setting=json.dumps({k: samples[k] for k in ('sampler', 'steps', 'guidance', 'sigma_max')}))
+    if not main_rank:
+        log(f'rank {rank} done')
+        return
+
+    # merge the ranks' sweeps (the others may still be sampling)
+    deadline = time.time() + a.sweep_seconds + 240
+    while time.time() < deadline and not all(os.path.exists(os.path.join(a.out, f'sweep_rank{r}.done')) for r in range(world)):
+        time.sleep(2)
+    merged = []
+    for r in range(world):
+        try:
+            with open(os.path.join(a.out, f'sweep_rank{r}.json')) as f:
+                merged += json.load(f)
+        except (OSError, ValueError):
+            log('no sweep from rank', r)
+    order = {s: i for i, s in enumerate(settings)}
+    merged.sort(key=lambda r: order.get((r['sampler'], r['steps'], r['guidance'], r['sigma_max']), 99))
+    with open(os.path.join(a.out, 'sweep.json'), 'w') as f:
+        json.dump({'heldout_per_class': n, 'generated_per_class': n, 'results': merged, 'train': info,
+                   'chamfer': 'mean_x min_y |x-y|^2 + mean_y min_x |x-y|^2, clouds as generated (unit bounding sphere frame); '
+                              '"renormalised": generated clouds moved to bounding-box centre 0 and farthest point 1 first'}, f, indent=1)
+    for r in merged:
+        log(f"{r['sampler']:5s} {r['steps']:4d} g {r['guidance']} smax {r['sigma_max']}: 1-NNA {r['mean']['nna'] * 100:.1f}% "
+            f"COV {r['mean']['cov'] * 100:.1f}% MMD {r['mean']['mmd']:.5f} renorm 1-NNA {r['renormalised']['mean']['nna'] * 100:.1f}%")
     log('done')
 
 
