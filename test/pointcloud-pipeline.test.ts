@@ -22,7 +22,9 @@ t.test('the bundled model: 14 classes, 2048 points', async (t) => {
   t.equal(sampler.className, 'KarrasHeunScheduler')
   const plan = sampler.plan(gen.model.config.defaults!.steps!)
   t.ok(Math.abs(plan.sigmas![0]! - 5) < 1e-9, `starts at sigma 5 (${plan.sigmas![0]})`)
-  t.equal(plan.timesteps.length, 2 * 10 - 1, '10 steps = 19 model evaluations')
+  t.equal(plan.timesteps.length, 2 * 25 - 1, '25 steps = 49 model evaluations')
+  t.equal(gen.model.scheduler!['prediction_type'], 'v_prediction')
+  t.equal(gen.model.config.defaults!.guidance, 1, 'no guidance by default: it narrows the class distribution (bench/results/shapes.md)')
   t.ok(Math.abs(plan.sigmas![plan.sigmas!.length - 2]! - Math.sqrt(1e-4 / (1 - 1e-4))) < 1e-6, 'sigma_min from the schedule')
   t.equal(plan.sigmas![plan.sigmas!.length - 1], 0)
 })
@@ -51,7 +53,8 @@ t.test('a DDIM run equals an independent computation with onnxruntime (same nois
   const cloud = await gen.generate({ prompt: 'cube', seed: 7, ...cheap, trajectory: true })
   t.equal(cloud.count, 2048)
   t.equal(cloud.trajectory?.length, 2, 'one x0 estimate per model evaluation')
-  // reference: x_T = philox(7) noise; DDIM (eta 0, trailing: t = 999, 499; alpha_prev(−1) = 1)
+  // reference: x_T = philox(7) noise; DDIM (eta 0, trailing: t = 999, 499; alpha_prev(−1) = 1); the model
+  // predicts v = sqrt(a) eps - sqrt(1 - a) x0
   const n = 2048
   const x = Float64Array.from(createGenerator('philox', 7).randn([1, 6, n]))
   const betas = Array.from({ length: 1000 }, (_, i) => 0.0001 + ((0.02 - 0.0001) * i) / 999)
@@ -66,12 +69,13 @@ t.test('a DDIM run equals an independent computation with onnxruntime (same nois
       timestep: new ort.Tensor('float32', Float32Array.of(tNow), [1]),
       class_labels: new ort.Tensor('int64', BigInt64Array.of(cube), [1]),
     })
-    const eps = out.out_sample!.data as Float32Array
+    const v = out.out_sample!.data as Float32Array
     const a = ac[tNow]!
     const ap = tPrev >= 0 ? ac[tPrev]! : 1
     for (let i = 0; i < x.length; i++) {
-      const x0 = (x[i]! - Math.sqrt(1 - a) * eps[i]!) / Math.sqrt(a)
-      x[i] = Math.sqrt(ap) * x0 + Math.sqrt(1 - ap) * eps[i]!
+      const x0 = Math.sqrt(a) * x[i]! - Math.sqrt(1 - a) * v[i]!
+      const eps = Math.sqrt(1 - a) * x[i]! + Math.sqrt(a) * v[i]!
+      x[i] = Math.sqrt(ap) * x0 + Math.sqrt(1 - ap) * eps
     }
   }
   await session.release()
