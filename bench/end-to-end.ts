@@ -5,6 +5,10 @@
  *   BENCH_REPS=1 npx tsx bench/end-to-end.ts (one timed generation per model)
  *   BENCH_MODELS=speech,emoji ...            (only these models)
  *   BENCH_JSON=out.json ...                  (also write the raw numbers)
+ *   BENCH_THREADS=16 ...                     (onnxruntime intra-op threads and the native addon's threads;
+ *                                             default: the SDK's own defaults)
+ *   BENCH_MODELS_DIR=dir ...                 (the model folders are dir/<name>; default: the bundled ones)
+ *   BENCH_DEADLINE=<unix seconds> ...        (a time budget: fewer repetitions, then models skipped)
  *
  * Instrumented from the outside only, so the SDK runs exactly as a user's program runs it:
  * - model: onnxruntime's InferenceSession.prototype.run is wrapped (the unet, and the text encoder / VAE
@@ -21,18 +25,30 @@
  * the overhead columns: medians over the repetitions (and the largest % in brackets).
  */
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { createSampler } from '../src/core/samplers/registry.js'
 import type { Sampler } from '../src/core/samplers/types.js'
 import { readModelFolder } from '../src/runtime/model-folder.js'
-import { nativeInfo } from '../src/native/loader.js'
+import { nativeInfo, setNativeThreads } from '../src/native/loader.js'
+import { packageRoot } from '../src/runtime/package-root.js'
 import * as audio from '../modalities/audio/index.js'
 import * as image from '../modalities/image/index.js'
 import * as pointcloud from '../modalities/pointcloud/index.js'
 
 const REPS = Number(process.env['BENCH_REPS'] ?? 3)
+const THREADS = Number(process.env['BENCH_THREADS'] || 0)
+const DEADLINE = Number(process.env['BENCH_DEADLINE'] || 0) // unix seconds, 0: none
+/** the pipelines' options: CPU, and the thread count when one is given */
+const OPTS = { device: 'cpu' as const, ...(THREADS ? { threads: THREADS } : {}) }
+/** the model folders: by bundled name, or from BENCH_MODELS_DIR/<name> */
+const MODELS_DIR = process.env['BENCH_MODELS_DIR'] || ''
+const model = (name: string): string => (MODELS_DIR ? join(MODELS_DIR, name) : name)
+
+function secondsLeft(): number {
+  return DEADLINE ? DEADLINE - Date.now() / 1000 : Infinity
+}
 
 // ---- outside instrumentation -------------------------------------------------------------------
 type Role = 'unet' | 'text_encoder' | 'vae_decoder' | 'other'
@@ -92,7 +108,7 @@ const CASES: Case[] = [
     name: 'speech',
     what: 'text "one", 1 word = 1 mel image 80x64, Griffin-Lim 32 it.',
     load: async () => {
-      const p = await audio.loadPipeline('speech', { device: 'cpu' })
+      const p = (await audio.loadPipeline(model('speech'), OPTS)) as audio.SpeechPipeline
       return {
         generate: async (onProgress) => {
           const clip = await p.generate({ text: 'one', seed: 1, onProgress })
@@ -106,7 +122,7 @@ const CASES: Case[] = [
     name: 'music',
     what: 'notes "C4", 1 note = 1 mel image 128x96, Griffin-Lim 32 it.',
     load: async () => {
-      const p = await audio.loadPipeline('music', { device: 'cpu' })
+      const p = (await audio.loadPipeline(model('music'), OPTS)) as audio.MusicPipeline
       return {
         generate: async (onProgress) => {
           const clip = await p.generate({ notes: 'C4', seed: 1, onProgress })
@@ -120,7 +136,7 @@ const CASES: Case[] = [
     name: 'emoji',
     what: 'prompt "red apple", 64x64 (latent 4x16x16), text encoder + VAE decode',
     load: async () => {
-      const p = await image.loadPipeline('emoji', { device: 'cpu' })
+      const p = await image.loadPipeline(model('emoji'), OPTS)
       return {
         generate: async (onProgress) => {
           const r = await p.generate({ prompt: 'red apple', seed: 1, onProgress })
@@ -134,7 +150,7 @@ const CASES: Case[] = [
     name: 'shapes',
     what: 'prompt "chair", 2048 points x 6 channels, PLY',
     load: async () => {
-      const p = await pointcloud.loadPipeline('shapes', { device: 'cpu' })
+      const p = await pointcloud.loadPipeline(model('shapes'), OPTS)
       return {
         generate: async (onProgress) => {
           const c = await p.generate({ prompt: 'chair', seed: 1, onProgress })
@@ -147,7 +163,7 @@ const CASES: Case[] = [
 ]
 
 function modelPresent(name: string): boolean {
-  const f = join('models', name, 'unet', 'model.onnx')
+  const f = join(MODELS_DIR || join(packageRoot(), 'models'), name, 'unet', 'model.onnx')
   return existsSync(f) && statSync(f).size > 1024
 }
 
@@ -172,6 +188,8 @@ export interface Breakdown {
   /** the largest overhead % among the repetitions */
   maxOverheadPct?: number
   loadavg: number
+  /** timed repetitions (0: the time budget left only the warm-up, which is then the row) */
+  reps?: number
 }
 
 function sum(spans: Span[], role?: Role): number {
@@ -185,7 +203,7 @@ function median(xs: number[]): number {
 
 async function measure(c: Case, dir: string): Promise<Breakdown | string> {
   if (!modelPresent(c.name)) return `models/${c.name}/unet/model.onnx is not there (yet): skipped`
-  const folder = await readModelFolder(c.name)
+  const folder = await readModelFolder(model(c.name))
   const defaults = folder.config.defaults ?? {}
   const sampler = defaults.sampler ? createSampler(defaults.sampler, folder.scheduler!) : createSampler(folder.scheduler!)
   instrumentSampler(sampler)
@@ -193,7 +211,8 @@ async function measure(c: Case, dir: string): Promise<Breakdown | string> {
   const pipe = await c.load()
   const loadMs = performance.now() - t0
   const reps: Breakdown[] = []
-  for (let r = 0; r <= REPS; r++) {
+  let planned = REPS
+  for (let r = 0; r <= planned; r++) {
     runs.length = 0
     stepSpans.length = 0
     const progress: number[] = []
@@ -202,7 +221,9 @@ async function measure(c: Case, dir: string): Promise<Breakdown | string> {
     const genEnd = performance.now()
     await result.save(dir)
     const end = performance.now()
-    if (r === 0) continue // warm-up
+    // warm-up: not counted, unless the time budget leaves no room for another generation
+    if (r === 0) planned = Math.max(0, Math.min(REPS, Math.floor(secondsLeft() / Math.max((end - start) / 1000, 1e-3))))
+    if (r === 0 && planned > 0) continue
     const unet = runs.filter((s) => s.role === 'unet')
     const loopStart = unet[0]!.start
     const loopEnd = progress[progress.length - 1]!
@@ -234,6 +255,7 @@ async function measure(c: Case, dir: string): Promise<Breakdown | string> {
     })
   }
   await pipe.dispose()
+  reps.forEach((x) => (x.reps = planned))
   // the median repetition by total time, so that its parts add up
   const byTotal = [...reps].sort((a, b) => a.totalMs - b.totalMs)
   const m = byTotal[Math.floor(byTotal.length / 2)]!
@@ -254,21 +276,33 @@ function f(ms: number): string {
 
 export async function runEndToEnd(): Promise<Breakdown[]> {
   const dir = mkdtempSync(join(tmpdir(), 'diffusekit-e2e-'))
-  console.log(`# end to end, CPU: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
-  console.log(`# node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? ''}, native addon ${nativeInfo().loaded ? `loaded (simd ${JSON.stringify(nativeInfo().simd)}, ${nativeInfo().threads} threads)` : "not loaded"}`)
-  console.log(`# ${REPS} timed generations per model after one warm-up; median; times in ms`)
+  if (THREADS) setNativeThreads(THREADS)
+  console.log(`# end to end, CPU: ${availableParallelism()} of ${cpus().length} × ${cpus()[0]?.model ?? '?'} usable, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
+  console.log(`# node ${process.version}, onnxruntime-node ${ort.env.versions.node ?? ''}, native addon ${nativeInfo().loaded ? `loaded from ${nativeInfo().path} (simd ${JSON.stringify(nativeInfo().simd)}, ${nativeInfo().threads} threads)` : "not loaded"}; models from ${MODELS_DIR || join(packageRoot(), 'models')}`)
+  console.log(`# ${REPS} timed generations per model after one warm-up; median; times in ms; onnxruntime intra-op threads ${THREADS || 'the SDK default'}, native addon threads ${nativeInfo().threads}`)
   const out: Breakdown[] = []
+  const notes: Record<string, string> = {}
   try {
     const only = process.env['BENCH_MODELS']?.split(',')
     for (const c of CASES) {
       if (only && !only.includes(c.name)) continue
-      const b = await measure(c, dir)
+      let b: Breakdown | string
+      if (secondsLeft() < 5) b = 'skipped: time budget spent'
+      else {
+        try {
+          b = await measure(c, dir)
+        } catch (e) {
+          b = `error: ${(e as Error).message.split('\n')[0]}`
+        }
+      }
       if (typeof b === 'string') {
+        notes[c.name] = b
         console.log(`${c.name}: ${b}`)
         continue
       }
       out.push(b)
-      console.log(`${c.name}: ${c.what}; ${b.steps} model evaluations with ${b.sampler}`)
+      notes[c.name] = `${c.what}; ${b.steps} model evaluations with ${b.sampler}`
+      console.log(`${c.name}: ${notes[c.name]}`)
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -278,11 +312,13 @@ export async function runEndToEnd(): Promise<Breakdown[]> {
   console.log('|' + head.map(() => '---').join('|') + '|')
   for (const b of out) {
     console.log(
-      `| ${b.model} | ${b.steps} | ${f(b.loadMs)} | ${f(b.totalMs)} | ${f(b.preMs)} | ${f(b.loopMs)} | ${f(b.unetMs)} (${((100 * b.unetMs) / b.totalMs).toFixed(0)}%) | ${f(b.samplerMs)} | ${f(b.overheadMs)} | ${f(b.textEncoderMs)} | ${f(b.decodeMs)}${b.vaeMs ? ` (${f(b.vaeMs)})` : ''} | ${f(b.saveMs)} | ${f(b.stepMs)} | ${f(b.overheadPerStepMs)} | ${b.overheadPct.toFixed(2)}% (${(b.maxOverheadPct ?? b.overheadPct).toFixed(2)}%) | ${b.loadavg.toFixed(1)} |`,
+      `| ${b.model} | ${b.steps} | ${f(b.loadMs)} | ${f(b.totalMs)} | ${f(b.preMs)} | ${f(b.loopMs)} | ${f(b.unetMs)} (${((100 * b.unetMs) / b.totalMs).toFixed(0)}%) | ${f(b.samplerMs)} | ${f(b.overheadMs)} | ${f(b.textEncoderMs)} | ${f(b.decodeMs)}${b.vaeMs ? ` (${f(b.vaeMs)})` : ''} | ${f(b.saveMs)} | ${f(b.stepMs)} | ${f(b.overheadPerStepMs)} | ${b.overheadPct.toFixed(2)}% (${(b.maxOverheadPct ?? b.overheadPct).toFixed(2)}%)${b.reps === 0 ? ' ¹' : ''} | ${b.loadavg.toFixed(1)} |`,
     )
   }
+  if (out.some((b) => b.reps === 0)) console.log('¹ time budget: the warm-up generation is the row')
   const json = process.env['BENCH_JSON']
-  if (json) writeFileSync(json, JSON.stringify(out, null, 2))
+  // the rows, and per model what it ran or why it did not
+  if (json) writeFileSync(json, JSON.stringify({ threads: THREADS || null, nativeThreads: nativeInfo().threads, rows: out, notes }, null, 2))
   return out
 }
 
