@@ -106,7 +106,7 @@ if [ -d emoji/emoji ]; then
   tar -C emoji -cf "$OUT/emoji_unet.tar" emoji/unet
   tar -C emoji -cf "$OUT/emoji_rest.tar" --exclude emoji/unet emoji
 fi
-tar -czf "$OUT/logs.tar.gz" --exclude '*.pt' --exclude '*.onnx' --exclude 'emoji-data' --exclude 'emoji/emoji*' \
+tar -czf "$OUT/logs.tar.gz" --exclude '*.pt' --exclude 'A/*.onnx' --exclude 'B/*.onnx' --exclude 'emoji-data' --exclude 'emoji/emoji*' \
   job-phase*.log setup-phase1.log A B emoji/*.log emoji/metrics*.json emoji/grid*.png emoji/eval gl bench bench-console.log 2>/dev/null
 ls -la "$OUT"
 stamp "done"

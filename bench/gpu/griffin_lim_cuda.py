@@ -5,8 +5,8 @@ sources as the addon, without N-API) into a shared library with a tiny C entry p
 ctypes, then
   1. checks correctness: deterministic (zero initial phase) Griffin-Lim on the recorded fixture at
      Riffusion's setting, ours (CUDA float32, CPU float64) vs torchaudio (CUDA float32, CPU float64);
-  2. times Griffin-Lim at Riffusion's 512x512 setting and at n_fft 1024 / hop 256, 32 and 100
-     iterations: ours CUDA vs torchaudio CUDA, ours CPU vs torchaudio CPU (16 and 2 threads).
+  2. times Griffin-Lim at Riffusion's 512x512 setting, at n_fft 1024 / hop 256 (512 frames) and at the
+     bundled speech and music models' settings, 32 and 100 iterations: ours CUDA vs torchaudio CUDA, ours CPU vs torchaudio CPU (16 and 2 threads).
 Usage: python3 bench/gpu/griffin_lim_cuda.py OUT_DIR   (run from the repository root)
 """
 import ctypes
@@ -160,7 +160,10 @@ def main():
 
     # 2. timing, same random magnitudes as training/audio/riffusion_reference.py's bench
     g = torch.Generator().manual_seed(0)
-    settings = [('riffusion 512x512', 17640, 441, 4410, 512), ('n_fft 1024 hop 256, 512 frames', 1024, 256, 1024, 512)]
+    settings = [('riffusion 512x512', 17640, 441, 4410, 512), ('n_fft 1024 hop 256, 512 frames', 1024, 256, 1024, 512),
+                # the bundled models' own settings (models/*/diffusekit.json "representation"): one word / one note
+                ('speech model: n_fft 1024 hop 256, 64 frames', 1024, 256, 1024, 64),
+                ('music model: n_fft 2048 hop 256, 96 frames', 2048, 256, 2048, 96)]
     for name, n_fft, hop, win, frames in settings:
         m = (torch.rand((n_fft // 2 + 1, frames), generator=g, dtype=torch.float32) + 0.01)
         m_np = m.numpy()
