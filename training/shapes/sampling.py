@@ -124,13 +124,6 @@ def log_sigma_to_t(ls, log_sigmas):
 
 # ---------------------------------------------------------------- metrics
 
-def normalise_frame(xyz):
-    """[n, N, 3] -> the data's frame: bounding-box centre at the origin, farthest point at distance 1."""
-    c = (xyz.max(1, keepdim=True).values + xyz.min(1, keepdim=True).values) / 2
-    x = xyz - c
-    return x / x.norm(dim=2).max(1).values.clamp_min(1e-8)[:, None, None]
-
-
 def chamfer_matrix(a, b, rows=8):
     """a [n, N, 3], b [m, M, 3] (on the GPU) -> [n, m] float64 Chamfer distances (the SDK's form)."""
     out = torch.empty(a.shape[0], b.shape[0], dtype=torch.float64)

@@ -1,7 +1,7 @@
 """Trains the `shapes` model, exports it to ONNX, checks the export, and runs the quality sweep.
 
 One job, for one GPU run (see gpu_job.sh); also runs on CPU with --tiny as a smoke test.
-Outputs in --out: model.onnx, shapes_ema.pt, train_log.json, sweep.json, samples.npz.
+Outputs in --out: model.onnx, shapes_ema.pt, train_log.json, sweep.json (+ per-rank parts), samples_rank*.npz.
 
 Training: v- (default) or epsilon prediction on DDPM linear betas 1e-4..0.02 over 1000 steps; noise
 levels half uniform over the timesteps, half log-normal in sigma (EDM's ln sigma ~ N(-1.2, 1.2), the
@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shapes_data as S  # noqa: E402
 from model import PointDenoiser  # noqa: E402
 import sampling as SM  # noqa: E402
+import sweep as SW  # noqa: E402
 
 
 def amp(dev):
@@ -259,8 +260,6 @@ def main():
                 'device': torch.cuda.get_device_name(dev) if dev_type == 'cuda' else 'cpu', 'torch': torch.__version__}
         with open(os.path.join(a.out, 'train_log.json'), 'w') as f:
             json.dump(info, f, indent=1)
-
-
         return info
 
     info = export_and_check() if main_rank else None
@@ -272,70 +271,25 @@ def main():
     ref = torch.from_numpy(np.stack([h[0] for h in held])).to(dev)  # [K, n, N, 3]
     n = ref.shape[1]
     ema.eval()
-    # (sampler, steps, guidance, sigma_max): sigma_max None = the schedule's largest (diffusers' default)
-    settings = [('heun', 25, 3.0, None), ('heun', 10, 3.0, None), ('heun', 10, 3.0, 5.0), ('heun', 25, 3.0, 5.0),
-                ('ddim', 25, 3.0, None), ('heun', 50, 3.0, None), ('ddim', 10, 3.0, None), ('heun', 100, 3.0, None),
-                ('heun', 25, 2.0, None), ('heun', 25, 5.0, None), ('ddim', 50, 3.0, None), ('heun', 50, 3.0, 5.0),
-                ('ddim', 100, 3.0, None), ('heun', 100, 3.0, 5.0), ('heun', 25, 1.0, None), ('heun', 10, 2.0, None)]
-    if a.tiny:
-        settings = [('heun', 3, 3.0, None), ('ddim', 3, 3.0, None), ('heun', 3, 3.0, 5.0)]
+    # the default first, then the step counts the issue asks for, then the alternatives (sweep.py's strings)
+    settings = [SW.parse_setting(x) for x in (
+        'heun:25:1:5,heun:10:1:5,heun:50:1:5,heun:100:1:5,heun:25:3:5,heun:25:2:5,ddim:25:1,heun:25:1,ddim:50:1,ddim:100:1'
+        if not a.tiny else 'heun:3:1:5,ddim:3:1').split(',')]
     mine = settings[rank::world]
-    results = []
-    t_sweep = time.time()
-    samples = {}
-    cls_all = torch.arange(K, device=dev).repeat_interleave(n)
-    # the kNN distance matrix is [batch, N, N]: keep it to a few GiB
-    max_batch = (1400 if a.local_every == 0 else 128) if dev_type == 'cuda' else 16
-    rr_cache = {}
-    for sampler, steps, g, smax in mine:
-        if time.time() - t_sweep > a.sweep_seconds:
-            log('sweep budget spent; skipping', sampler, steps, g, smax)
-            continue
-        ts = time.time()
-        gen = torch.Generator(device=dev).manual_seed(1234)
-        outs = []
-        for b0 in range(0, K * n, max_batch):
-            ys = cls_all[b0:b0 + max_batch]
-            fn = SM.Guided(lambda x, t, y: ema(x, t, y), ys, g, K)
-            shape = (ys.shape[0], 6, S.NUM_POINTS)
-            with amp(dev):
-                if sampler == 'heun':
-                    x, _ = SM.heun_karras(fn, shape, steps, gen, dev, ac64, sigma_max=smax, prediction=a.prediction)
-                else:
-                    x, _ = SM.ddim(fn, shape, steps, gen, dev, ac64, prediction=a.prediction)
-            outs.append(x.float())
-        gen_x = torch.cat(outs)  # [K*n, 6, N]
-        t_gen = time.time() - ts
-        per_class, per_class_norm = {}, {}
-        for k, cname in enumerate(S.CLASSES):
-            g_xyz = gen_x[k * n:(k + 1) * n, :3].transpose(1, 2).contiguous()
-            r_xyz = ref[k]
-            if k not in rr_cache:
-                rr_cache[k] = SM.chamfer_matrix(r_xyz, r_xyz)
-            per_class[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_xyz, r_xyz), SM.chamfer_matrix(g_xyz, g_xyz), rr_cache[k])
-            gn = SM.normalise_frame(g_xyz)
-            per_class_norm[cname] = SM.pointflow_metrics(SM.chamfer_matrix(gn, r_xyz), SM.chamfer_matrix(gn, gn), rr_cache[k])
-        far = gen_x[:, :3].norm(dim=1)  # [K*n, N]
-        mean = {key: float(np.mean([v[key] for v in per_class.values()])) for key in ('nna', 'cov', 'mmd')}
-        mean_norm = {key: float(np.mean([v[key] for v in per_class_norm.values()])) for key in ('nna', 'cov', 'mmd')}
-        r = {'sampler': sampler, 'steps': steps, 'guidance': g, 'sigma_max': smax, 'gen_seconds': t_gen,
-             'metric_seconds': time.time() - ts - t_gen, 'mean': mean, 'per_class': per_class,
-             'renormalised': {'mean': mean_norm, 'per_class': per_class_norm},
-             'outside_r1.2': float((far > 1.2).float().mean()), 'max_radius_median': float(far.max(1).values.median())}
-        results.append(r)
-        log(f'rank {rank} {sampler} steps {steps} g {g} smax {smax}: 1-NNA {mean["nna"] * 100:.1f}% COV {mean["cov"] * 100:.1f}% '
-            f'MMD {mean["mmd"]:.5f} | renormalised 1-NNA {mean_norm["nna"] * 100:.1f}% | gen {t_gen:.1f}s metrics {r["metric_seconds"]:.1f}s')
-        if not samples:
-            pick = torch.cat([torch.arange(k * n, k * n + 4) for k in range(K)])
-            samples = {'sampler': sampler, 'steps': steps, 'guidance': g, 'sigma_max': smax, 'clouds': gen_x[pick].cpu().numpy()}
+
+    def save_rank(results):
         with open(os.path.join(a.out, f'sweep_rank{rank}.json'), 'w') as f:
             json.dump(results, f)
-    with open(os.path.join(a.out, f'sweep_rank{rank}.json'), 'w') as f:
-        json.dump(results, f)
+    # the kNN distance matrix is [batch, N, N]: keep it to a few GiB
+    max_batch = (1400 if a.local_every == 0 else 128) if dev_type == 'cuda' else 16
+    results, samples = SW.run_sweep(lambda x, t, y: ema(x, t, y), mine, ref, a.prediction, dev, a.sweep_seconds,
+                                    lambda *x: log(f'rank {rank}', *x), on_result=save_rank, max_batch=max_batch,
+                                    amp=lambda: amp(dev))
+    save_rank(results)
     open(os.path.join(a.out, f'sweep_rank{rank}.done'), 'w').close()
     if samples:
-        np.savez_compressed(os.path.join(a.out, f'samples_rank{rank}.npz'), clouds=samples['clouds'], labels=np.repeat(np.arange(K), 4),
-                            setting=json.dumps({k: samples[k] for k in ('sampler', 'steps', 'guidance', 'sigma_max')}))
+        np.savez_compressed(os.path.join(a.out, f'samples_rank{rank}.npz'), clouds=samples['clouds'],
+                            labels=np.repeat(np.arange(K), 4), setting=samples['setting'])
     if not main_rank:
         log(f'rank {rank} done')
         return
@@ -352,14 +306,13 @@ def main():
         except (OSError, ValueError):
             log('no sweep from rank', r)
     order = {s: i for i, s in enumerate(settings)}
-    merged.sort(key=lambda r: order.get((r['sampler'], r['steps'], r['guidance'], r['sigma_max']), 99))
+    merged.sort(key=lambda r: order.get((r['sampler'], r['steps'], r['guidance'], r['sigma_max'], r['churn']), 99))
     with open(os.path.join(a.out, 'sweep.json'), 'w') as f:
         json.dump({'heldout_per_class': n, 'generated_per_class': n, 'results': merged, 'train': info,
-                   'chamfer': 'mean_x min_y |x-y|^2 + mean_y min_x |x-y|^2, clouds as generated (unit bounding sphere frame); '
-                              '"renormalised": generated clouds moved to bounding-box centre 0 and farthest point 1 first'}, f, indent=1)
+                   'chamfer': 'mean_x min_y |x-y|^2 + mean_y min_x |x-y|^2, clouds as generated (unit bounding sphere frame)'}, f, indent=1)
     for r in merged:
         log(f"{r['sampler']:5s} {r['steps']:4d} g {r['guidance']} smax {r['sigma_max']}: 1-NNA {r['mean']['nna'] * 100:.1f}% "
-            f"COV {r['mean']['cov'] * 100:.1f}% MMD {r['mean']['mmd']:.5f} renorm 1-NNA {r['renormalised']['mean']['nna'] * 100:.1f}%")
+            f"COV {r['mean']['cov'] * 100:.1f}% MMD {r['mean']['mmd']:.5f}")
     log('done')
 
 
