@@ -759,7 +759,10 @@ else:
         else:
             les = [0]
         heads = [4] + [h for h in (1, 2, 8, 16, 32, 64) if width % h == 0]
+        from sweep import extra_arch
+
         base = dict(width=width, depth=depth, latents=latents, channels=int(cfg.get("channels", w["out.bias"].shape[0])), k=k)
+        base.update({key: v for key, v in extra_arch(w, depth, left).items() if key != "latents"})
         return len(cfg["classes"]), base, [(le, h) for le in les for h in heads]
 
     def variants(m):

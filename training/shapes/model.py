@@ -10,6 +10,11 @@ Latent attention alone learns local surface detail slowly, so a few local layers
 k nearest neighbours of each point in the noisy input, k = 16) give every point its neighbourhood's
 geometry: denoising near the end of sampling is mostly local averaging onto the surface.
 
+Two options make the network bigger where it is cheap or where points can see each other: `latent_layers`
+(self-attention + MLP layers among the latents per block; 1 in the first two models) and `point_attn_every`
+(full self-attention among all the points before the point MLP of every n-th block, O(N^2), as in Point-E;
+0 = none, the first two models).
+
 Conditioning (timestep + class, with class index `num_classes` meaning "no class" for classifier-free
 guidance) enters the latents as an extra token and the points through adaptive LayerNorm.
 
@@ -100,8 +105,24 @@ def mlp(dim, mult=4):
     return nn.Sequential(nn.Linear(dim, dim * mult), nn.GELU(), nn.Linear(dim * mult, dim))
 
 
-class Block(nn.Module):
+class LatentLayer(nn.Module):
+    """One more pre-norm self-attention + MLP layer among the latent tokens."""
+
     def __init__(self, dim, heads):
+        super().__init__()
+        self.attn_norm = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.mlp_norm = nn.LayerNorm(dim)
+        self.mlp = mlp(dim)
+
+    def forward(self, z):
+        zn = self.attn_norm(z)
+        z = z + self.attn(zn, zn)
+        return z + self.mlp(self.mlp_norm(z))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads, latent_layers=1, point_attn=False):
         super().__init__()
         self.read_q_norm = nn.LayerNorm(dim)
         self.read_kv_norm = nn.LayerNorm(dim)
@@ -110,9 +131,13 @@ class Block(nn.Module):
         self.self_attn = Attention(dim, heads)
         self.lat_mlp_norm = nn.LayerNorm(dim)
         self.lat_mlp = mlp(dim)
+        self.extra = nn.ModuleList([LatentLayer(dim, heads) for _ in range(latent_layers - 1)])
         self.write_kv_norm = nn.LayerNorm(dim)
         self.write_norm = nn.LayerNorm(dim)
         self.write = Attention(dim, heads)
+        if point_attn:
+            self.pattn_norm = nn.LayerNorm(dim)
+            self.pattn = Attention(dim, heads)
         self.pt_mlp_norm = nn.LayerNorm(dim)
         self.pt_mlp = mlp(dim)
         # adaLN: shift, scale, gate for the two point-side sublayers
@@ -125,15 +150,21 @@ class Block(nn.Module):
         zn = self.self_norm(z)
         z = z + self.self_attn(zn, zn)
         z = z + self.lat_mlp(self.lat_mlp_norm(z))
+        for layer in self.extra:
+            z = layer(z)
         s1, m1, g1, s2, m2, g2 = self.mod(F.silu(c))[:, None].chunk(6, dim=-1)
         zk = self.write_kv_norm(z)
         x = x + (1 + g1) * self.write(self.write_norm(x) * (1 + m1) + s1, zk)
+        if hasattr(self, 'pattn'):
+            xn = self.pattn_norm(x)
+            x = x + self.pattn(xn, xn)
         x = x + (1 + g2) * self.pt_mlp(self.pt_mlp_norm(x) * (1 + m2) + s2)
         return x, z
 
 
 class PointDenoiser(nn.Module):
-    def __init__(self, num_classes, width=128, depth=6, heads=4, latents=64, fourier=6, channels=6, k=16, local_every=0):
+    def __init__(self, num_classes, width=128, depth=6, heads=4, latents=64, fourier=6, channels=6, k=16, local_every=0,
+                 latent_layers=1, point_attn_every=0):
         super().__init__()
         self.k = k
         self.local_every = local_every
@@ -145,7 +176,8 @@ class PointDenoiser(nn.Module):
         self.t_mlp = nn.Sequential(nn.Linear(width, width * 2), nn.SiLU(), nn.Linear(width * 2, width))
         self.class_emb = nn.Embedding(num_classes + 1, width)
         self.latents = nn.Parameter(torch.randn(latents, width) * 0.02)
-        self.blocks = nn.ModuleList([Block(width, heads) for _ in range(depth)])
+        self.blocks = nn.ModuleList([Block(width, heads, latent_layers, point_attn_every > 0 and i % point_attn_every == 0)
+                                     for i in range(depth)])
         self.locals = nn.ModuleList([LocalAgg(width) for _ in range(0, depth, local_every)]) if local_every else nn.ModuleList()
         self.out_norm = nn.LayerNorm(width)
         self.out_mod = nn.Linear(width, 2 * width)

@@ -138,6 +138,14 @@ def chamfer_matrix(a, b, rows=8):
     return out
 
 
+def normalise_clouds(xyz):
+    """[n, N, 3] -> each cloud in the data's frame (shapes_data.normalise): bounding-box centre at the origin,
+    farthest point at distance 1."""
+    centre = (xyz.amax(1, keepdim=True) + xyz.amin(1, keepdim=True)) / 2
+    xyz = xyz - centre
+    return xyz / xyz.norm(dim=-1).amax(1)[:, None, None].clamp_min(1e-12)
+
+
 def pointflow_metrics(d_gr, d_gg, d_rr):
     """1-NNA, COV and MMD from the Chamfer matrices gen-ref [n,m], gen-gen [n,n], ref-ref [m,m]."""
     n, m = d_gr.shape

@@ -36,7 +36,8 @@ def label(st):
     return f'{sampler} steps {steps} g {g} smax {smax}' + (f' churn {churn}' if churn else '')
 
 
-def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None, max_batch=1400, amp=None, seed=1234):
+def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None, max_batch=1400, amp=None, seed=1234,
+              normalised=False):
     """model(x, t, labels) -> network output; ref [K, n, N, 3] held-out clouds on dev. Returns the results
     (one dict per setting run) and the first setting's first 4 clouds per class."""
     import contextlib
@@ -66,17 +67,25 @@ def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None
             outs.append(x.float())
         gen_x = torch.cat(outs)
         t_gen = time.time() - ts
-        per_class = {}
+        per_class, per_class_n = {}, {}
         for k, cname in enumerate(S.CLASSES[:K]):
             g_xyz = gen_x[k * n:(k + 1) * n, :3].transpose(1, 2).contiguous()
             if k not in rr:
                 rr[k] = SM.chamfer_matrix(ref[k], ref[k])
             per_class[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_xyz, ref[k]), SM.chamfer_matrix(g_xyz, g_xyz), rr[k])
+            if normalised:  # the same clouds moved and scaled into the data's frame (the held-out clouds are in it)
+                g_n = SM.normalise_clouds(g_xyz)
+                per_class_n[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_n, ref[k]), SM.chamfer_matrix(g_n, g_n), rr[k])
         far = gen_x[:, :3].norm(dim=1)
         mean = {key: float(np.mean([v[key] for v in per_class.values()])) for key in ('nna', 'cov', 'mmd')}
         r = {'sampler': sampler, 'steps': steps, 'guidance': g, 'sigma_max': smax, 'churn': churn, 'gen_seconds': t_gen,
              'metric_seconds': time.time() - ts - t_gen, 'mean': mean, 'per_class': per_class,
              'outside_r1.2': float((far > 1.2).float().mean()), 'max_radius_median': float(far.max(1).values.median())}
+        if normalised:
+            r['per_class_normalised'] = per_class_n
+            r['mean_normalised'] = {key: float(np.mean([v[key] for v in per_class_n.values()])) for key in ('nna', 'cov', 'mmd')}
+            log(f'{label(st)}, clouds normalised to the data frame: 1-NNA {r["mean_normalised"]["nna"] * 100:.1f}% '
+                f'COV {r["mean_normalised"]["cov"] * 100:.1f}% MMD {r["mean_normalised"]["mmd"]:.5f}')
         results.append(r)
         log(f'{label(st)}: 1-NNA {mean["nna"] * 100:.1f}% COV {mean["cov"] * 100:.1f}% MMD {mean["mmd"]:.5f} '
             f'(gen {t_gen:.1f}s, metrics {r["metric_seconds"]:.1f}s)')
@@ -104,23 +113,37 @@ def load_onnx_model(path):
     inputs = os.path.join(tempfile.mkdtemp(), 'none.json')
     with open(inputs, 'w') as f:
         json.dump({'models': []}, f)
-    argv = sys.argv
+    argv, grad = sys.argv, torch.is_grad_enabled()
     sys.argv = ['loop.py', 'torch', inputs]
     try:
         spec = importlib.util.spec_from_file_location('dk_loop', os.path.join(root, 'bench', 'reference', 'loop.py'))
         loop = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loop)
+        spec.loader.exec_module(loop)  # (loop.py turns gradients off: it only runs models)
     finally:
         sys.argv = argv
-    torch.set_grad_enabled(False)
+        torch.set_grad_enabled(grad)  # the caller may be training
     from model import PointDenoiser
-    w, _ = loop.onnx_weights(path)
+    w, left = loop.onnx_weights(path)
     width = w['inp.weight'].shape[0]
     depth = 1 + max(int(k.split('.')[1]) for k in w if k.startswith('blocks.'))
     nloc = len({k.split('.')[1] for k in w if k.startswith('locals.')})
     local_every = next((e for e in range(1, depth + 1) if len(range(0, depth, e)) == nloc), 0) if nloc else 0
     classes = w['class_emb.weight'].shape[0] - 1
-    return loop.load_into(PointDenoiser(classes, width=width, depth=depth, local_every=local_every), path)
+    return loop.load_into(PointDenoiser(classes, width=width, depth=depth, local_every=local_every, **extra_arch(w, depth, left)), path)
+
+
+def extra_arch(w, depth, left=None):
+    """latents, latent_layers and point_attn_every of a PointDenoiser from its weight names (ONNX or state dict;
+    left: the ONNX file's unnamed initializers, one of which is the latents when the exporter did not name it)."""
+    out = {'latent_layers': 1 + len({k.split('.')[3] for k in w if k.startswith('blocks.0.extra.')})}
+    width = w['inp.weight'].shape[0]
+    cands = [w['latents']] if 'latents' in w else [v for v in (left or {}).values() if v.ndim >= 2 and v.shape[-1] == width]
+    if len(cands) == 1:
+        out['latents'] = int(np.prod(cands[0].shape[:-1]))
+    with_attn = sorted({int(k.split('.')[1]) for k in w if k.startswith('blocks.') and '.pattn.' in k})
+    if with_attn:
+        out['point_attn_every'] = with_attn[1] - with_attn[0] if len(with_attn) > 1 else depth
+    return out
 
 
 def main():
@@ -135,9 +158,13 @@ def main():
     ap.add_argument('--meshes', default=S.DEFAULT_MESHES)
     ap.add_argument('--workers', type=int, default=max(1, (os.cpu_count() or 2) - 1))
     ap.add_argument('--max-batch', type=int, default=1400)
+    ap.add_argument('--normalised', action='store_true',
+                    help='also score the generated clouds moved and scaled into the data frame (as the held-out ones are)')
+    ap.add_argument('--seed', type=int, default=1234, help="the samplers' noise seed (another seed measures the metrics' spread)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    torch.set_grad_enabled(False)
     t0 = time.time()
 
     def log(*x):
@@ -155,11 +182,12 @@ def main():
 
     def save(results):
         with open(os.path.join(a.out, 'sweep.json'), 'w') as f:
-            json.dump({'onnx': a.onnx, 'heldout_per_class': a.heldout_per_class, 'prediction': a.prediction,
+            json.dump({'onnx': a.onnx, 'heldout_per_class': a.heldout_per_class, 'prediction': a.prediction, 'seed': a.seed,
                        'device': torch.cuda.get_device_name(0) if dev == 'cuda' else 'cpu', 'torch': torch.__version__,
                        'results': results}, f, indent=1)
     results, samples = run_sweep(lambda x, t, y: net(x, t, y), settings, ref, a.prediction, dev, a.sweep_seconds, log,
-                                 on_result=save, max_batch=a.max_batch, amp=amp)
+                                 on_result=save, max_batch=a.max_batch, amp=amp, seed=a.seed,
+                                 normalised=a.normalised)
     save(results)
     if samples:
         np.savez_compressed(os.path.join(a.out, 'samples.npz'), clouds=samples['clouds'], setting=samples['setting'])
