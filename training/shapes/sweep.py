@@ -36,6 +36,10 @@ def label(st):
     return f'{sampler} steps {steps} g {g} smax {smax}' + (f' churn {churn}' if churn else '')
 
 
+def class_mean(per_class):
+    return {key: float(np.mean([v[key] for v in per_class.values()])) for key in ('nna', 'cov', 'mmd')}
+
+
 def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None, max_batch=1400, amp=None, seed=1234,
               normalised=False):
     """model(x, t, labels) -> network output; ref [K, n, N, 3] held-out clouds on dev. Returns the results
@@ -77,20 +81,20 @@ def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None
                 g_n = SM.normalise_clouds(g_xyz)
                 per_class_n[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_n, ref[k]), SM.chamfer_matrix(g_n, g_n), rr[k])
         far = gen_x[:, :3].norm(dim=1)
-        mean = {key: float(np.mean([v[key] for v in per_class.values()])) for key in ('nna', 'cov', 'mmd')}
+        mean = class_mean(per_class)
         r = {'sampler': sampler, 'steps': steps, 'guidance': g, 'sigma_max': smax, 'churn': churn, 'gen_seconds': t_gen,
              'metric_seconds': time.time() - ts - t_gen, 'mean': mean, 'per_class': per_class,
              'outside_r1.2': float((far > 1.2).float().mean()), 'max_radius_median': float(far.max(1).values.median())}
         if normalised:
             r['per_class_normalised'] = per_class_n
-            r['mean_normalised'] = {key: float(np.mean([v[key] for v in per_class_n.values()])) for key in ('nna', 'cov', 'mmd')}
+            r['mean_normalised'] = class_mean(per_class_n)
             log(f'{label(st)}, clouds normalised to the data frame: 1-NNA {r["mean_normalised"]["nna"] * 100:.1f}% '
                 f'COV {r["mean_normalised"]["cov"] * 100:.1f}% MMD {r["mean_normalised"]["mmd"]:.5f}')
         results.append(r)
         log(f'{label(st)}: 1-NNA {mean["nna"] * 100:.1f}% COV {mean["cov"] * 100:.1f}% MMD {mean["mmd"]:.5f} '
             f'(gen {t_gen:.1f}s, metrics {r["metric_seconds"]:.1f}s)')
         if samples is None:
-            pick = torch.cat([torch.arange(k * n, k * n + 4) for k in range(K)])
+            pick = torch.cat([torch.arange(k * n, k * n + min(4, n)) for k in range(K)])
             samples = {'setting': label(st), 'clouds': gen_x[pick].cpu().numpy()}
         if on_result:
             on_result(results)

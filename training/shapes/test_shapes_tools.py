@@ -59,6 +59,19 @@ class LoadOnnxModel(unittest.TestCase):
         self.roundtrip(latents=16, latent_layers=2)
 
 
+class RunSweep(unittest.TestCase):
+    def test_fewer_than_four_clouds_a_class(self):
+        # the sample picker took the first 4 clouds of each class and failed for smaller sets
+        torch.manual_seed(0)
+        ref = torch.rand(2, 3, S.NUM_POINTS, 3)
+        results, samples = SW.run_sweep(lambda x, t, y: torch.zeros_like(x), [SW.parse_setting('heun:2:1:5')], ref,
+                                        'v_prediction', 'cpu', 60, lambda *a: None, normalised=True)
+        self.assertEqual(samples['clouds'].shape, (6, 6, S.NUM_POINTS))
+        for key in ('mean', 'mean_normalised'):
+            self.assertTrue(0 <= results[0][key]['nna'] <= 1)
+            self.assertEqual(sorted(results[0][key]), ['cov', 'mmd', 'nna'])
+
+
 class NormaliseClouds(unittest.TestCase):
     def test_matches_the_data_generator(self):
         rng = np.random.default_rng(3)

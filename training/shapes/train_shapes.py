@@ -209,22 +209,21 @@ def main():
         sb = (sig * sa[:, 0, 0])[:, None, None]             # sqrt(1 - alpha_bar)
         xt = sa * x0 + sb * noise
         target = sa * noise - sb * x0 if a.prediction == 'v_prediction' else noise
-        opt.zero_grad(set_to_none=True)
-        try:
+        def forward_backward(fn):
+            opt.zero_grad(set_to_none=True)
             with amp(dev):
-                pred = step_net(xt, t, y)
+                pred = fn(xt, t, y)
             loss = F.mse_loss(pred.float(), target)
             loss.backward()
+            return loss
+        try:
+            loss = forward_backward(step_net)
         except Exception as e:  # compiling failed: the eager model does the same work
             if step_net is net:
                 raise
             log(f'rank {rank}: torch.compile failed ({type(e).__name__}: {str(e)[:300]}); training eagerly')
             step_net = net
-            opt.zero_grad(set_to_none=True)
-            with amp(dev):
-                pred = net(xt, t, y)
-            loss = F.mse_loss(pred.float(), target)
-            loss.backward()
+            loss = forward_backward(net)
         if step == first + 5 and main_rank:
             log(f'step {step}: first steps done in {time.time() - t_start:.1f}s ({"compiled" if step_net is not net else "eager"})')
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
