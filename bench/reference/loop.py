@@ -726,6 +726,12 @@ else:
         w, left = onnx_weights(path)
         g = graph(path)
         cfg = load_json(m, "diffusekit.json")
+        from sweep import extra_arch, read_arch
+
+        recorded = read_arch(path)  # the training job writes the constructor arguments into the file's metadata
+        if recorded:
+            base = {key: v for key, v in recorded.items() if key != "local_every"}
+            return len(cfg["classes"]), base, [(recorded.get("local_every", 0), 4)]
         width = w["inp.weight"].shape[0]
         depth = 1 + max(int(k.split(".")[1]) for k in w if k.startswith("blocks."))
         nloc = len({k.split(".")[1] for k in w if k.startswith("locals.")})
@@ -759,7 +765,6 @@ else:
         else:
             les = [0]
         heads = [4] + [h for h in (1, 2, 8, 16, 32, 64) if width % h == 0]
-        from sweep import extra_arch
 
         base = dict(width=width, depth=depth, latents=latents, channels=int(cfg.get("channels", w["out.bias"].shape[0])), k=k)
         base.update({key: v for key, v in extra_arch(w, depth, left).items() if key != "latents"})

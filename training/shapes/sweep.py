@@ -37,7 +37,7 @@ def label(st):
 
 
 def class_mean(per_class):
-    return {key: float(np.mean([v[key] for v in per_class.values()])) for key in ('nna', 'cov', 'mmd')}
+    return {key: float(np.mean([v[key] for v in per_class.values()])) for key in next(iter(per_class.values()))}
 
 
 def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None, max_batch=1400, amp=None, seed=1234,
@@ -76,7 +76,11 @@ def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None
             g_xyz = gen_x[k * n:(k + 1) * n, :3].transpose(1, 2).contiguous()
             if k not in rr:
                 rr[k] = SM.chamfer_matrix(ref[k], ref[k])
+            if ('spacing', k) not in rr:
+                rr['spacing', k] = float(SM.point_spacing(ref[k]).median())
             per_class[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_xyz, ref[k]), SM.chamfer_matrix(g_xyz, g_xyz), rr[k])
+            # generated over held-out median point spacing: > 1 fuzzy, < 1 clumped (sampling.point_spacing)
+            per_class[cname]['spacing_ratio'] = float(SM.point_spacing(g_xyz).median()) / rr['spacing', k]
             if normalised:  # the same clouds moved and scaled into the data's frame (the held-out clouds are in it)
                 g_n = SM.normalise_clouds(g_xyz)
                 per_class_n[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_n, ref[k]), SM.chamfer_matrix(g_n, g_n), rr[k])
@@ -91,8 +95,9 @@ def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None
             log(f'{label(st)}, clouds normalised to the data frame: 1-NNA {r["mean_normalised"]["nna"] * 100:.1f}% '
                 f'COV {r["mean_normalised"]["cov"] * 100:.1f}% MMD {r["mean_normalised"]["mmd"]:.5f}')
         results.append(r)
-        log(f'{label(st)}: 1-NNA {mean["nna"] * 100:.1f}% COV {mean["cov"] * 100:.1f}% MMD {mean["mmd"]:.5f} '
-            f'(gen {t_gen:.1f}s, metrics {r["metric_seconds"]:.1f}s)')
+        log(f'{label(st)}: 1-NNA {mean["nna"] * 100:.1f}% (generated side {mean["nna_gen"] * 100:.1f}%, held-out side '
+            f'{mean["nna_ref"] * 100:.1f}%) COV {mean["cov"] * 100:.1f}% MMD {mean["mmd"]:.5f} spacing ratio '
+            f'{mean["spacing_ratio"]:.2f} (gen {t_gen:.1f}s, metrics {r["metric_seconds"]:.1f}s)')
         if samples is None:
             pick = torch.cat([torch.arange(k * n, k * n + min(4, n)) for k in range(K)])
             samples = {'setting': label(st), 'clouds': gen_x[pick].cpu().numpy()}
@@ -108,8 +113,29 @@ def heldout(per_class, meshes, workers):
     return np.stack([h[0] for h in held])  # [K, n, N, 3]
 
 
+ARCH_KEY = 'diffusekit.arch'
+
+
+def write_arch(path, arch):
+    """Records PointDenoiser's constructor arguments in an ONNX file's metadata (what its weights cannot say,
+    such as the neighbourhood sizes of geo_ks)."""
+    import onnx
+    m = onnx.load(path)
+    del m.metadata_props[:]
+    m.metadata_props.add(key=ARCH_KEY, value=json.dumps(arch, sort_keys=True))
+    onnx.save(m, path)
+
+
+def read_arch(path):
+    """The constructor arguments write_arch recorded, or None for an export without them (the first models)."""
+    import onnx
+    m = onnx.load(path, load_external_data=False)
+    return next((json.loads(p.value) for p in m.metadata_props if p.key == ARCH_KEY), None)
+
+
 def load_onnx_model(path):
-    """PointDenoiser with the weights of a shapes ONNX export (architecture read from its initializers)."""
+    """PointDenoiser with the weights of a shapes ONNX export (architecture from its metadata where recorded,
+    else read from its initializers)."""
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.normpath(os.path.join(here, '..', '..'))
     import importlib.util
@@ -133,7 +159,8 @@ def load_onnx_model(path):
     nloc = len({k.split('.')[1] for k in w if k.startswith('locals.')})
     local_every = next((e for e in range(1, depth + 1) if len(range(0, depth, e)) == nloc), 0) if nloc else 0
     classes = w['class_emb.weight'].shape[0] - 1
-    return loop.load_into(PointDenoiser(classes, width=width, depth=depth, local_every=local_every, **extra_arch(w, depth, left)), path)
+    arch = read_arch(path) or dict(width=width, depth=depth, local_every=local_every, **extra_arch(w, depth, left))
+    return loop.load_into(PointDenoiser(classes, **arch), path)
 
 
 def extra_arch(w, depth, left=None):

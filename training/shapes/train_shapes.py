@@ -10,8 +10,10 @@ num_classes) for classifier-free guidance, AdamW with warm-up and cosine decay o
 (which may span several runs: --schedule-seconds, --state-in/--state-out), bf16 autocast on CUDA, EMA
 weights (what ships).
 
-Network options beyond the shipped one: --latents, --latent-layers, --point-attn-every (model.py); start from
-an ONNX export's weights with --init-onnx. x4_job.sh runs three such candidates side by side on 4 GPUs.
+Network options beyond the shipped one: --latents, --latent-layers, --point-attn-every, --geo-ks, --local-every,
+--local-pool (model.py); start from an ONNX export's weights with --init-onnx (layers it lacks keep their
+initialisation; --init-lr-scale slows the loaded ones). The export records the constructor arguments in the ONNX
+metadata (sweep.write_arch). x4_job.sh runs three such candidates side by side on 4 GPUs.
 
 Several GPUs: `torchrun --standalone --nproc_per_node=G train_shapes.py ...` trains one model with
 DistributedDataParallel (each rank makes the same data and draws its own batches; the wall-clock budget
@@ -67,7 +69,9 @@ def main():
     ap.add_argument('--depth', type=int, default=6)
     ap.add_argument('--latents', type=int, default=64)
     ap.add_argument('--prediction', choices=['v_prediction', 'epsilon'], default='v_prediction')
-    ap.add_argument('--t-dist', choices=['mixed', 'uniform'], default='mixed')
+    ap.add_argument('--t-dist', choices=['mixed', 'uniform', 'low'], default='mixed',
+                    help="noise levels: mixed = half uniform over the timesteps, half log-normal in sigma; low = a quarter "
+                         "uniform, 40%% that log-normal, 35%% a second log-normal at small sigma (ln sigma ~ N(-3, 1)); uniform")
     ap.add_argument('--schedule-seconds', type=float, default=None,
                     help='length of the cosine learning-rate schedule in seconds (default: --train-seconds); '
                          'with --state-in the schedule continues where the saved run stopped')
@@ -78,7 +82,12 @@ def main():
     ap.add_argument('--latent-layers', type=int, default=1, help='self-attention + MLP layers among the latents per block')
     ap.add_argument('--point-attn-every', type=int, default=0,
                     help='full self-attention among the points in every n-th block (0: none, the shipped model)')
-    ap.add_argument('--init-onnx', default=None, help='start from the weights of a shapes ONNX export (e.g. the shipped model)')
+    ap.add_argument('--geo-ks', default='', help="neighbourhood sizes of the geometric input features (model.py geo_ks), e.g. 8,16,48")
+    ap.add_argument('--local-pool', choices=['max', 'maxmean'], default='max', help="how the LocalAgg layers pool their neighbours")
+    ap.add_argument('--init-onnx', default=None, help='start from the weights of a shapes ONNX export (e.g. the shipped model); '
+                    'parameters the export lacks (new layers) keep their initialisation')
+    ap.add_argument('--init-lr-scale', type=float, default=1.0,
+                    help='with --init-onnx (a --state-in run keeps the groups it saved): learning-rate factor for the parameters loaded from it')
     ap.add_argument('--compile', action='store_true',
                     help='torch.compile the training step (eager if compiling fails). Two of the three compiled runs of '
                          'x4_job.sh collapsed in their second phase (bench/results/shapes.md); not yet isolated from their '
@@ -128,27 +137,37 @@ def main():
     log(f'train data {tuple(data.shape)} in {time.time() - t0:.1f}s')
 
     # ------------------------------------------------------------ model
-    mk = lambda: PointDenoiser(K, width=a.width, depth=a.depth, latents=a.latents, local_every=a.local_every,  # noqa: E731
-                               latent_layers=a.latent_layers, point_attn_every=a.point_attn_every)
+    geo_ks = tuple(int(v) for v in a.geo_ks.split(',') if v)
+    arch = dict(width=a.width, depth=a.depth, latents=a.latents, local_every=a.local_every, latent_layers=a.latent_layers,
+                point_attn_every=a.point_attn_every, geo_ks=list(geo_ks), local_pool=a.local_pool)
+    mk = lambda: PointDenoiser(K, **arch)  # noqa: E731
     model = mk().to(dev)
     ema = mk().to(dev)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    st = torch.load(a.state_in, map_location=dev) if a.state_in else None
+    loaded = set(st.get('loaded', [])) if st else set()  # the parameters that came from --init-onnx (lr groups)
+    if a.init_onnx and not a.state_in:
+        src = SW.load_onnx_model(a.init_onnx).state_dict()
+        own = model.state_dict()
+        loaded = {k for k, v in src.items() if k in own and own[k].shape == v.shape}
+        own.update({k: src[k] for k in loaded})
+        model.load_state_dict(own)
+        ema.load_state_dict(own)
+        log(f'initialised from {a.init_onnx}: {len(loaded)} of {len(own)} tensors '
+            f'(new: {sorted(k for k in own if k not in loaded)[:8]}...)')
+    named = list(model.named_parameters())
+    groups = [{'params': [p for k, p in named if k not in loaded], 'lr_scale': 1.0},
+              {'params': [p for k, p in named if k in loaded], 'lr_scale': a.init_lr_scale}]
+    opt = torch.optim.AdamW([g for g in groups if g['params']], lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
     step, sched_done, history, seen = 0, 0.0, [], 0
-    if a.state_in:
-        st = torch.load(a.state_in, map_location=dev)
+    if st:
         model.load_state_dict(st['model'])
         ema.load_state_dict(st['ema'])
         opt.load_state_dict(st['opt'])
         step, sched_done, history = st['step'], st['sched_done'], st.get('history', [])
         seen = st.get('seen', step * a.batch * world)
         log(f'continuing {a.state_in}: step {step}, {sched_done:.0f}s of the schedule done')
-    elif a.init_onnx:
-        src = SW.load_onnx_model(a.init_onnx)
-        model.load_state_dict(src.state_dict())
-        ema.load_state_dict(src.state_dict())
-        log('initialised from', a.init_onnx)
     elif a.resume:
         model.load_state_dict(torch.load(a.resume, map_location=dev)['model'])
         ema.load_state_dict(model.state_dict())
@@ -171,10 +190,12 @@ def main():
     def sample_sigma(b):
         """Noise levels: half uniform over the (fractional) timesteps, half log-normal in sigma (t-dist mixed)."""
         t = torch.rand(b, device=dev) * 999
-        if a.t_dist == 'mixed':
-            h = b // 2
-            ls = (torch.randn(h, device=dev) * 1.2 - 1.2).clamp(float(log_sig[0]), float(log_sig[-1]))
-            t[:h] = SM.log_sigma_to_t(ls, log_sig)
+        if a.t_dist != 'uniform':
+            h = b // 2 if a.t_dist == 'mixed' else int(b * 0.4)
+            lo_n = 0 if a.t_dist == 'mixed' else int(b * 0.35)
+            ls = torch.cat([torch.randn(h, device=dev) * 1.2 - 1.2, torch.randn(lo_n, device=dev) - 3.0])
+            ls = ls.clamp(float(log_sig[0]), float(log_sig[-1]))
+            t[:h + lo_n] = SM.log_sigma_to_t(ls, log_sig)
         lo = t.floor().long().clamp(max=998)
         w = t - lo
         sig = torch.exp(log_sig[lo] * (1 - w) + log_sig[lo + 1] * w)
@@ -184,7 +205,7 @@ def main():
     ema_params, model_params = list(ema.parameters()), list(model.parameters())
     t_start = time.time()
     shared = 0.0  # elapsed seconds agreed between ranks (max), refreshed every few steps
-    warm = 200 if not (a.resume or a.state_in or a.init_onnx) else 20
+    warm = 200 if not (a.resume or a.state_in or (a.init_onnx and len(loaded) == len(model.state_dict()))) else 20
     first = step
     losses = []
     while True:
@@ -198,7 +219,7 @@ def main():
         frac = min(1.0, (sched_done + shared) / schedule_seconds)
         lr = a.lr * min(1.0, (step - first + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
-            g['lr'] = lr
+            g['lr'] = lr * g.get('lr_scale', 1.0)
         idx = torch.randint(0, data.shape[0], (a.batch,), device=dev)
         x0 = data[idx]
         y = lab[idx].clone()
@@ -246,14 +267,13 @@ def main():
     sched_done += shared
     seen += (step - first) * a.batch * world
     log(f'rank {rank}: trained to step {step} in {train_time:.0f}s ({(step - first) * a.batch * world} clouds seen this run)')
-    cfg = {'width': a.width, 'depth': a.depth, 'latents': a.latents, 'local_every': a.local_every, 'num_classes': K,
-           'latent_layers': a.latent_layers, 'point_attn_every': a.point_attn_every,
-           'classes': S.CLASSES, 'prediction_type': a.prediction}
+    cfg = dict(arch, num_classes=K, classes=S.CLASSES, prediction_type=a.prediction)
     if main_rank:
         torch.save({'model': ema.state_dict(), 'config': cfg}, os.path.join(a.out, 'shapes_ema.pt'))
         if a.state_out:
             torch.save({'model': model.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'step': step,
-                        'sched_done': sched_done, 'history': history, 'config': cfg, 'seen': seen}, a.state_out)
+                        'sched_done': sched_done, 'history': history, 'config': cfg, 'seen': seen, 'loaded': sorted(loaded)},
+                       a.state_out)
             log('state saved to', a.state_out)
 
     # ------------------------------------------------------------ ONNX export + check against torch (rank 0, before the sweep:
@@ -275,6 +295,7 @@ def main():
                 torch.onnx.export(cpu_model, ex, onnx_path, dynamo=False, **kw)
             except TypeError:  # torch < 2.5 has no dynamo argument
                 torch.onnx.export(cpu_model, ex, onnx_path, **kw)
+            SW.write_arch(onnx_path, arch)
         except Exception:  # keep the run's other results: the .pt can be exported again later
             import traceback
             traceback.print_exc()

@@ -13,6 +13,14 @@
 #                   full quality sweep, its settings split between the four GPUs.
 # All learning-rate schedules span the three phases (T1 + T2 + T3 seconds of training).
 #
+# SET=local (the fourth session): local geometry for the low noise levels (model.py geo_ks, local_pool), three
+# candidates that all go on through phases 1-3, eager (no --compile), each phase returning its ONNX files:
+#   GPU 0+1 "G":  geo features (k 8, 16, 48) + a mean/max-pooled kNN layer before every other block, from scratch
+#   GPU 2   "F":  the same network started from the shipped weights (new layers zero-initialised: it starts as the
+#                 shipped model), the loaded parameters at 0.3x the learning rate
+#   GPU 3   "FL": F with more of its noise levels small (--t-dist low)
+#   phase 3 ends with the full quality sweep for each.
+#
 # Run from the repository root with training/data/shapes_meshes.json carried. Results in $OUT.
 #   PHASE=1 bash training/shapes/x4_job.sh ; PHASE=2 ... ; PHASE=3 ...   (or PHASE=anneal: see below)
 # A CPU dry run: W=/tmp/x4dry OUT=/tmp/x4dry-out GPUS=cpu EXTRA=--tiny T1=5 T2=5 T3=5 PHASE=1 bash training/shapes/x4_job.sh (then 2, 3)
@@ -25,10 +33,14 @@ T2=${T2:-280}
 T3=${T3:-280}
 LIMIT=${LIMIT:-555}         # hard wall-clock limit for every training process, seconds
 EXTRA=${EXTRA:-}            # e.g. --tiny for a CPU dry run
+SET=${SET:-third}
+COMPILE=--compile; [ "$SET" = local ] && COMPILE=""
 SCHED=$((T1 + T2 + T3))
 QUICK=heun:25:1:5
 FULL=${FULL:-heun:25:1:5,heun:10:1:5,heun:50:1:5,heun:100:1:5,heun:25:1.5:5,heun:25:1:5:5,heun:25:1:5:20,ddim:25:1,ddim:50:1,heun:25:1:3}
-mkdir -p "$OUT" "$W/A" "$W/P" "$W/L"
+NAMES="A P L"; [ "$SET" = local ] && NAMES="G F FL"
+for d in $NAMES; do mkdir -p "$W/$d"; done
+mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 T0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - T0 ))s] $*"; }
@@ -40,6 +52,7 @@ DATA="--meshes training/data/shapes_meshes.json --per-class 4000 --heldout-per-c
 ARCH_A=""
 ARCH_P="--point-attn-every 2"
 ARCH_L="--latents 128 --latent-layers 2"
+ARCH_LOCAL="--geo-ks 8,16,48 --local-every 2 --local-pool maxmean"
 
 run() { # name gpus port cores workers extra...
   local name=$1 gpus=$2 port=$3 cores=$4 workers=$5; shift 5
@@ -49,14 +62,29 @@ run() { # name gpus port cores workers extra...
     local env=(MASTER_ADDR=127.0.0.1 MASTER_PORT=$((port + PHASE)) WORLD_SIZE=$n RANK=$r LOCAL_RANK=$r)
     [ "$gpus" != cpu ] && env+=(CUDA_VISIBLE_DEVICES=$gpus)
     env "${env[@]}" timeout "$LIMIT" taskset -c "$cores" python3 training/shapes/train_shapes.py --out "$W/$name" $DATA \
-      --workers "$workers" --compile --state-out "$W/$name/state.pt" --schedule-seconds "$SCHED" $EXTRA "$@" \
+      --workers "$workers" $COMPILE --state-out "$W/$name/state.pt" --schedule-seconds "$SCHED" $EXTRA "$@" \
       > "$W/$name/phase$PHASE-rank$r.log" 2>&1 &
   done
 }
 g() { [ "${GPUS:-}" = cpu ] && echo cpu || echo "$1"; }
 all_cores() { [ "$(nproc)" -ge 64 ] && echo "$1" || echo "0-$(( $(nproc) - 1 ))"; }
 
-if [ "$PHASE" = 1 ] || [ "$PHASE" = 2 ]; then
+if [ "$SET" = local ]; then
+  T=$T1; [ "$PHASE" = 2 ] && T=$T2; [ "$PHASE" = 3 ] && T=$T3
+  SW=$QUICK; SWS=60; [ "$PHASE" = 3 ] && SW=${FULL_LOCAL:-heun:25:1:5,heun:10:1:5,heun:50:1:5,heun:100:1:5,ddim:25:1,heun:25:1.5:5} && SWS=200
+  FINE="--init-onnx ${INIT:-models/shapes/unet/model.onnx} --init-lr-scale 0.3"
+  for d in $NAMES; do
+    S0=""
+    if [ "$PHASE" != 1 ]; then
+      mkdir -p "$W/$d/phase$((PHASE - 1))"; cp "$W/$d"/sweep.json "$W/$d/train_log.json" "$W/$d/phase$((PHASE - 1))/" 2>/dev/null
+      rm -f "$W/$d"/sweep*; S0="--state-in $W/$d/state.pt"
+    fi
+    eval "S0_$d=\"$S0\""
+  done
+  run G "$(g 0,1)" 29510 "$(all_cores 0-31)" 14 $ARCH_LOCAL $S0_G --train-seconds "$T" --sweep-settings "$SW" --sweep-seconds $SWS
+  run F "$(g 2)" 29520 "$(all_cores 32-47)" 14 $ARCH_LOCAL $FINE $S0_F --train-seconds "$T" --sweep-settings "$SW" --sweep-seconds $SWS
+  run FL "$(g 3)" 29530 "$(all_cores 48-63)" 14 $ARCH_LOCAL $FINE --t-dist low $S0_FL --train-seconds "$T" --sweep-settings "$SW" --sweep-seconds $SWS
+elif [ "$PHASE" = 1 ] || [ "$PHASE" = 2 ]; then
   T=$T1; [ "$PHASE" = 2 ] && T=$T2
   for d in A P L; do
     if [ "$PHASE" = 2 ]; then mkdir -p "$W/$d/phase1"; cp "$W/$d"/sweep.json "$W/$d/train_log.json" "$W/$d/model.onnx" "$W/$d/phase1/" 2>/dev/null; rm -f "$W/$d"/sweep*; fi
@@ -119,21 +147,23 @@ i=0
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do
   sleep 5; i=$((i + 1)); [ $((i % 6)) = 0 ] || continue
   stamp "running: $(jobs -rp | wc -l) jobs; $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null | tr '\n' ' ')"
-  for d in A P L; do tail -qn1 "$W/$d/phase$PHASE-rank0.log" 2>/dev/null | cut -c1-150; done
+  for d in $NAMES; do tail -qn1 "$W/$d/phase$PHASE-rank0.log" 2>/dev/null | cut -c1-150; done
 done
 stamp "collecting"
 cd "$W" || exit 1
-for d in A P L; do
+for d in $NAMES; do
   [ -f "$d/sweep.json" ] && python3 -c "import json,sys; r=json.load(open('$d/sweep.json'))['results']; [print('$d', x['sampler'], x['steps'], x['guidance'], x['sigma_max'], x['churn'], 'nna %.1f cov %.1f' % (x['mean']['nna']*100, x['mean']['cov']*100)) for x in r]"
 done
 # the models come back in parts of 15 MB (the device tool returns files of at most 16 MiB); cat them together
-if [ "$PHASE" = 3 ]; then
+if [ "$SET" = local ]; then
+  for d in $NAMES; do [ -f "$d/model.onnx" ] && split -b 15M -d "$d/model.onnx" "$OUT/$d-phase$PHASE.onnx.part"; done
+elif [ "$PHASE" = 3 ]; then
   split -b 15M -d "$(cat best.txt)/model.onnx" "$OUT/shapes.onnx.part" 2>/dev/null
 elif [ "$PHASE" = anneal ]; then
   for d in A L; do [ -f "$d/model.onnx" ] && split -b 15M -d "$d/model.onnx" "$OUT/anneal$d.onnx.part"; done
 elif [ "$PHASE" = 2 ]; then
   for d in A P L; do [ -f "$d/model.onnx" ] && split -b 15M -d "$d/model.onnx" "$OUT/shapes$d.onnx.part"; done
 fi
-tar -czf "$OUT/logs-phase$PHASE.tar.gz" --exclude '*.pt' --exclude '*.onnx' job-phase*.log A P L best.txt 2>/dev/null
+tar -czf "$OUT/logs-phase$PHASE.tar.gz" --exclude '*.pt' --exclude '*.onnx' job-phase*.log $NAMES best.txt 2>/dev/null
 ls -la "$OUT"
 stamp "done"
