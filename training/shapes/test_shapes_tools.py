@@ -26,7 +26,7 @@ def export(net, path):
 
 
 class LoadOnnxModel(unittest.TestCase):
-    def roundtrip(self, **arch):
+    def roundtrip(self, arch_in_metadata=False, **arch):
         torch.manual_seed(0)
         net = PointDenoiser(3, width=32, depth=4, heads=4, **arch)
         with torch.no_grad():  # the zero-initialised output layers would hide a wrong load
@@ -35,6 +35,9 @@ class LoadOnnxModel(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, 'm.onnx')
             export(net, path)
+            if arch_in_metadata:
+                SW.write_arch(path, dict(width=32, depth=4, heads=4, **arch))
+                self.assertEqual(SW.read_arch(path)['geo_ks'], list(arch['geo_ks']))
             torch.set_grad_enabled(True)
             got = SW.load_onnx_model(path)
             # a caller that goes on to train (train_shapes.py --init-onnx) needs gradients on
@@ -58,6 +61,46 @@ class LoadOnnxModel(unittest.TestCase):
     def test_wide_latents(self):
         self.roundtrip(latents=16, latent_layers=2)
 
+    def test_geometric_features_and_mean_pooling(self):
+        # geo_ks cannot be read from the weights: the architecture comes from the file's metadata
+        self.roundtrip(geo_ks=(4, 8), local_every=2, local_pool='maxmean', k=6, arch_in_metadata=True)
+
+
+class GeoFeatures(unittest.TestCase):
+    def test_against_numpy(self):
+        from model import geo_features, gather_neighbours, knn
+        rng = np.random.default_rng(1)
+        xyz = rng.normal(size=(2, 40, 3))
+        xt = torch.from_numpy(xyz).float()
+        idx = knn(xt, 10)
+        got = geo_features(xt, gather_neighbours(xt, idx), (3, 10)).numpy()
+        self.assertEqual(got.shape, (2, 40, 18))
+        for b in range(2):
+            for i in range(40):
+                d = ((xyz[b] - xyz[b, i]) ** 2).sum(1)
+                order = np.argsort(d)
+                for j, k in enumerate((3, 10)):
+                    r = xyz[b, order[:k]] - xyz[b, i]
+                    cov = np.cov(r.T, bias=True)
+                    want = np.concatenate([r.mean(0) * 10, np.array([cov[0, 0], cov[1, 1], cov[2, 2], cov[0, 1], cov[0, 2], cov[1, 2]]) * 30])
+                    np.testing.assert_allclose(got[b, i, 9 * j:9 * j + 9], want, atol=1e-4)
+
+    def test_new_layers_start_as_the_model_they_extend(self):
+        # train_shapes.py --init-onnx loads a smaller model into one with geo features and mean pooling:
+        # the new layers are zero-initialised, so the extended model starts out computing the same function
+        torch.manual_seed(0)
+        base = PointDenoiser(3, width=32, depth=2, heads=4)
+        with torch.no_grad():
+            for p in base.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+        big = PointDenoiser(3, width=32, depth=2, heads=4, geo_ks=(4, 8), local_every=1, local_pool='maxmean', k=6)
+        missing, unexpected = big.load_state_dict(base.state_dict(), strict=False)
+        self.assertEqual(unexpected, [])
+        self.assertTrue(all(k.startswith(('geo.', 'locals.')) for k in missing), missing)
+        x, t, y = torch.randn(2, 6, 30), torch.tensor([3.0, 500.0]), torch.tensor([0, 3])
+        with torch.no_grad():
+            self.assertTrue(torch.allclose(big(x, t, y), base(x, t, y), atol=1e-6))
+
 
 class RunSweep(unittest.TestCase):
     def test_fewer_than_four_clouds_a_class(self):
@@ -69,7 +112,66 @@ class RunSweep(unittest.TestCase):
         self.assertEqual(samples['clouds'].shape, (6, 6, S.NUM_POINTS))
         for key in ('mean', 'mean_normalised'):
             self.assertTrue(0 <= results[0][key]['nna'] <= 1)
-            self.assertEqual(sorted(results[0][key]), ['cov', 'mmd', 'nna'])
+            self.assertEqual(sorted(results[0][key])[:5], ['cov', 'mmd', 'nna', 'nna_gen', 'nna_ref'])
+        self.assertIn('spacing_ratio', results[0]['mean'])
+
+
+class Metrics(unittest.TestCase):
+    def test_one_nna_halves(self):
+        # generated clouds far from everything, each other included; held-out clouds close to each other:
+        # 1-NNA is 50 %, which looks perfect, but its generated side is 0 % and its held-out side 100 %
+        n = 5
+        d_gr = torch.full((n, n), 1.0, dtype=torch.float64)
+        d_gg = torch.full((n, n), 5.0, dtype=torch.float64)
+        d_rr = torch.full((n, n), 0.1, dtype=torch.float64)
+        m = SM.pointflow_metrics(d_gr, d_gg, d_rr)
+        self.assertEqual((m['nna'], m['nna_gen'], m['nna_ref']), (0.5, 0.0, 1.0))
+        # a generated set that is an exact copy of the held-out one: every cloud's nearest other cloud is its copy
+        # in the other set, so both sides are 0 % (memorising the held-out clouds would score better than 50 %)
+        d = torch.rand(n, n, dtype=torch.float64) + 1
+        d = d + d.T
+        d.fill_diagonal_(0)
+        m = SM.pointflow_metrics(d, d, d)
+        self.assertEqual((m['nna'], m['nna_gen'], m['nna_ref']), (0.0, 0.0, 0.0))
+
+    def test_point_spacing_closed_form(self):
+        # N points evenly on a circle of radius R: the 8th nearest other point is the 4th along either way,
+        # at chord length 2 R sin(4 pi / N), for every point
+        N, R = 400, 0.7
+        a = torch.arange(N, dtype=torch.float64) * 2 * np.pi / N
+        circle = torch.stack([R * torch.cos(a), torch.zeros(N, dtype=torch.float64), R * torch.sin(a)], -1)
+        got = SM.point_spacing(circle[None].double()).item()
+        self.assertAlmostEqual(got, 2 * R * np.sin(4 * np.pi / N), places=5)
+        # clumping (the points gathered in 25 tight groups of 16 along the circle) makes it smaller, fuzz (noise) larger
+        c = torch.arange(N) // 16 * (2 * np.pi / 25) + torch.arange(N) % 16 * 1e-3
+        clumped = torch.stack([R * torch.cos(c), torch.zeros(N), R * torch.sin(c)], -1)[None].double()
+        fuzzy = circle[None] + torch.randn(1, N, 3, dtype=torch.float64) * 0.2
+        self.assertLess(SM.point_spacing(clumped).item(), got)
+        self.assertGreater(SM.point_spacing(fuzzy).item(), got)
+
+
+class InspectClouds(unittest.TestCase):
+    def test_reads_the_sdk_ply_layout(self):
+        import inspect_clouds as IC
+        rng = np.random.default_rng(0)
+        xyz = rng.normal(size=(5, 3)).astype('<f4')
+        rgb = rng.integers(0, 256, size=(5, 3)).astype('u1')
+        rec = np.zeros(5, dtype=[('x', '<f4'), ('y', '<f4'), ('z', '<f4'), ('red', 'u1'), ('green', 'u1'), ('blue', 'u1')])
+        rec['x'], rec['y'], rec['z'] = xyz.T
+        rec['red'], rec['green'], rec['blue'] = rgb.T
+        head = ('ply\nformat binary_little_endian 1.0\ncomment made by diffusekit\nelement vertex 5\nproperty float x\n'
+                'property float y\nproperty float z\nproperty uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n')
+        with tempfile.TemporaryDirectory() as d:
+            os.makedirs(os.path.join(d, 'cube'))
+            with open(os.path.join(d, 'cube', 'a.ply'), 'wb') as f:
+                f.write(head.encode('ascii') + rec.tobytes())
+            np.testing.assert_array_equal(IC.read_ply_xyz(os.path.join(d, 'cube', 'a.ply')), xyz)
+            self.assertEqual(IC.load_clouds(d, 'cube').shape, (1, 5, 3))
+            # a sweep's samples: [classes * per, 6, N], the classes in order
+            clouds = rng.normal(size=(len(S.CLASSES) * 2, 6, 7)).astype(np.float32)
+            np.savez(os.path.join(d, 's.npz'), clouds=clouds)
+            got = IC.load_clouds(os.path.join(d, 's.npz'), 'cube')
+            np.testing.assert_array_equal(got, clouds[2:4, :3].transpose(0, 2, 1))
 
 
 class NormaliseClouds(unittest.TestCase):
