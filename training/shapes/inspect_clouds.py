@@ -73,13 +73,16 @@ def main():
     ap.add_argument('--classes', default=','.join(S.CLASSES))
     ap.add_argument('--per-row', type=int, default=4)
     ap.add_argument('--heldout', type=int, default=20, help='held-out clouds per class for the spacing reference')
+    ap.add_argument('--nna', action='store_true',
+                    help="also PointFlow's metrics per class against as many held-out clouds as there are generated ones, "
+                         "with both halves of 1-NNA (small sets: a few clouds move it by many points)")
     ap.add_argument('--meshes', default=S.DEFAULT_MESHES)
     a = ap.parse_args()
     from PIL import Image
     meshes = S.load_meshes(a.meshes)
     classes = a.classes.split(',')
     sets = [s.split('=', 1) for s in a.sets]
-    rows, ratios = [], {name: {} for name, _ in sets}
+    rows, ratios, nna = [], {name: {} for name, _ in sets}, {name: {} for name, _ in sets}
     for c in classes:
         held = np.stack([S.generate_cloud(c, 'heldout', i, meshes)[0] for i in range(a.heldout)])
         ref = float(SM.point_spacing(torch.from_numpy(held)).median())
@@ -87,6 +90,11 @@ def main():
         for name, folder in sets:
             clouds = load_clouds(folder, c)
             ratios[name][c] = float(SM.point_spacing(torch.from_numpy(clouds)).median()) / ref
+            if a.nna:
+                g = torch.from_numpy(clouds)
+                r = torch.from_numpy(np.stack([S.generate_cloud(c, 'heldout', i, meshes)[0] for i in range(len(clouds))]))
+                cd = lambda x, y: SM.chamfer_matrix(x, y, rows=1, cols=1)  # noqa: E731  (one pair at a time on a CPU)
+                nna[name][c] = SM.pointflow_metrics(cd(g, r), cd(g, g), cd(r, r))
             sheet = [panel(x) for x in clouds[:a.per_row]]
             sheet += [np.full_like(sheet[0], 255)] * (a.per_row - len(sheet))
             rows.append(np.concatenate(sheet, 1))
@@ -97,6 +105,10 @@ def main():
     for name, _ in sets:
         r = ratios[name]
         print(f'  {name}: mean {np.mean(list(r.values())):.2f}; ' + ', '.join(f'{c} {v:.2f}' for c, v in r.items()))
+    for name, _ in sets:
+        for c, m in nna[name].items():
+            print(f'  {name} {c}: 1-NNA {m["nna"] * 100:.1f}% (generated side {m["nna_gen"] * 100:.1f}%, held-out side '
+                  f'{m["nna_ref"] * 100:.1f}%) COV {m["cov"] * 100:.1f}% MMD {m["mmd"]:.4f}')
 
 
 if __name__ == '__main__':

@@ -124,17 +124,21 @@ def log_sigma_to_t(ls, log_sigmas):
 
 # ---------------------------------------------------------------- metrics
 
-def chamfer_matrix(a, b, rows=8):
-    """a [n, N, 3], b [m, M, 3] (on the GPU) -> [n, m] float64 Chamfer distances (the SDK's form)."""
+def chamfer_matrix(a, b, rows=8, cols=None):
+    """a [n, N, 3], b [m, M, 3] (on the GPU) -> [n, m] float64 Chamfer distances (the SDK's form). Works on
+    [rows, cols, N, M] distances at a time (cols None: all of b; on a CPU, 1 and 1 keep it in cache)."""
     out = torch.empty(a.shape[0], b.shape[0], dtype=torch.float64)
-    bb = (b * b).sum(-1)  # [m, M]
-    for i0 in range(0, a.shape[0], rows):
-        ai = a[i0:i0 + rows]
-        aa = (ai * ai).sum(-1)  # [r, N]
-        d = aa[:, None, :, None] + bb[None, :, None, :] - 2 * torch.einsum('rnd,jmd->rjnm', ai, b)
-        d = d.clamp_min(0)
-        cd = d.min(3).values.mean(2) + d.min(2).values.mean(2)
-        out[i0:i0 + rows] = cd.double().cpu()
+    cols = cols or b.shape[0]
+    for j0 in range(0, b.shape[0], cols):
+        bj = b[j0:j0 + cols]
+        bb = (bj * bj).sum(-1)  # [c, M]
+        for i0 in range(0, a.shape[0], rows):
+            ai = a[i0:i0 + rows]
+            aa = (ai * ai).sum(-1)  # [r, N]
+            d = aa[:, None, :, None] + bb[None, :, None, :] - 2 * torch.einsum('rnd,jmd->rjnm', ai, bj)
+            d = d.clamp_min(0)
+            cd = d.min(3).values.mean(2) + d.min(2).values.mean(2)
+            out[i0:i0 + rows, j0:j0 + cols] = cd.double().cpu()
     return out
 
 

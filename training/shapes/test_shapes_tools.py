@@ -134,6 +134,15 @@ class Metrics(unittest.TestCase):
         m = SM.pointflow_metrics(d, d, d)
         self.assertEqual((m['nna'], m['nna_gen'], m['nna_ref']), (0.0, 0.0, 0.0))
 
+    def test_chamfer_in_blocks(self):
+        # the CPU path (one pair at a time) gives the matrix of the GPU path (all columns at once), and both the
+        # closed form for two single points: |x - y|^2 counted from each side
+        torch.manual_seed(0)
+        a, b = torch.randn(5, 40, 3), torch.randn(3, 30, 3)
+        self.assertTrue(torch.allclose(SM.chamfer_matrix(a, b, rows=1, cols=1), SM.chamfer_matrix(a, b), atol=1e-6))
+        p, q = torch.tensor([[[0.0, 0.0, 0.0]]]), torch.tensor([[[1.0, 2.0, 2.0]]])
+        self.assertAlmostEqual(SM.chamfer_matrix(p, q, rows=1, cols=1).item(), 18.0, places=5)
+
     def test_point_spacing_closed_form(self):
         # N points evenly on a circle of radius R: the 8th nearest other point is the 4th along either way,
         # at chord length 2 R sin(4 pi / N), for every point
