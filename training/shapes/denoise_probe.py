@@ -27,7 +27,8 @@ def log_sigmas():
 
 
 def sigma_to_t(sigma, ls):
-    """diffusers' _sigma_to_t (linear in log sigma between neighbouring timesteps), as sampling.sigma_to_t."""
+    """diffusers' _sigma_to_t (linear in log sigma between neighbouring timesteps): a numpy copy of
+    sampling.sigma_to_t, since this probe runs where torch is not (test_shapes_tools.py checks they agree)."""
     x = math.log(sigma)
     i = int(np.clip(np.searchsorted(ls, x, side='right') - 1, 0, len(ls) - 2))
     w = np.clip((ls[i] - x) / (ls[i] - ls[i + 1]), 0, 1)

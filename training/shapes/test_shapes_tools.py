@@ -181,6 +181,25 @@ class InspectClouds(unittest.TestCase):
             np.savez(os.path.join(d, 's.npz'), clouds=clouds)
             got = IC.load_clouds(os.path.join(d, 's.npz'), 'cube')
             np.testing.assert_array_equal(got, clouds[2:4, :3].transpose(0, 2, 1))
+            # what it cannot read, it says so (an ascii PLY; a class folder without clouds)
+            with open(os.path.join(d, 'cube', 'b.ply'), 'wb') as f:
+                f.write(b'ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nend_header\n0\n')
+            with self.assertRaisesRegex(ValueError, 'binary little-endian'):
+                IC.read_ply_xyz(os.path.join(d, 'cube', 'b.ply'))
+            with self.assertRaisesRegex(SystemExit, 'no PLY files'):
+                IC.load_clouds(d, 'sphere')
+
+
+class DenoiseProbe(unittest.TestCase):
+    def test_torch_free_sigma_mapping_matches_the_sampler(self):
+        # denoise_probe.py runs where ONNX Runtime is and torch is not, so it keeps a numpy copy of the schedule
+        # and of diffusers' sigma -> timestep mapping: it must agree with sampling.py's
+        import denoise_probe as DP
+        ls = DP.log_sigmas()
+        ac = SM.schedule()
+        np.testing.assert_allclose(ls, np.log(((1 - ac) / ac).sqrt().numpy()), rtol=1e-12)
+        for s in (0.0101, 0.03, 0.1, 0.3, 1.0, 5.0, 150.0):
+            self.assertAlmostEqual(DP.sigma_to_t(s, ls), SM.sigma_to_t(s, ls), places=9)
 
 
 class NormaliseClouds(unittest.TestCase):
