@@ -131,6 +131,23 @@ def mlp(dim, mult=4):
     return nn.Sequential(nn.Linear(dim, dim * mult), nn.GELU(), nn.Linear(dim * mult, dim))
 
 
+def add_head(module, width, cond_dim, out_dim):
+    """The output head the diffusion networks share (here and in latent.py): LayerNorm, then shift and scale from the conditioning vector,
+    then a linear layer; the last two zero-initialised (the network starts out predicting 0). Attribute names
+    out_norm / out_mod / out are what the exported ONNX files' weights are called."""
+    module.out_norm = nn.LayerNorm(width)
+    module.out_mod = nn.Linear(cond_dim, 2 * width)
+    module.out = nn.Linear(width, out_dim)
+    for layer in (module.out_mod, module.out):
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)
+
+
+def head(module, h, c):
+    shift, scale = module.out_mod(F.silu(c))[:, None].chunk(2, dim=-1)
+    return module.out(module.out_norm(h) * (1 + scale) + shift)
+
+
 class LatentLayer(nn.Module):
     """One more pre-norm self-attention + MLP layer among the latent tokens."""
 
@@ -210,12 +227,7 @@ class PointDenoiser(nn.Module):
             self.geo = nn.Linear(9 * len(self.geo_ks), width)
             nn.init.zeros_(self.geo.weight)
             nn.init.zeros_(self.geo.bias)
-        self.out_norm = nn.LayerNorm(width)
-        self.out_mod = nn.Linear(width, 2 * width)
-        self.out = nn.Linear(width, channels)
-        for layer in (self.out_mod, self.out):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        add_head(self, width, width, channels)
 
     def forward(self, sample, timestep, class_labels):
         x = sample.transpose(1, 2)  # [B, N, C]
@@ -234,6 +246,4 @@ class PointDenoiser(nn.Module):
             if self.local_every and i % self.local_every == 0:
                 h = self.locals[i // self.local_every](h, xyz, idx)
             h, z = blk(h, z, c)
-        shift, scale = self.out_mod(F.silu(c))[:, None].chunk(2, dim=-1)
-        eps = self.out(self.out_norm(h) * (1 + scale) + shift)
-        return eps.transpose(1, 2)
+        return head(self, h, c).transpose(1, 2)

@@ -40,6 +40,27 @@ def class_mean(per_class):
     return {key: float(np.mean([v[key] for v in per_class.values()])) for key in next(iter(per_class.values()))}
 
 
+def score(gen_x, ref, rr, normalised=False):
+    """PointFlow metrics and the point-spacing ratio per class: gen_x [K*n, C, N] generated clouds (class-major, C >= 3),
+    ref [K, n, N, 3] held-out clouds; rr caches the held-out sets' own Chamfer matrices and spacings between calls.
+    Returns (per_class, per_class_normalised) ({} for the second unless normalised)."""
+    K, n = ref.shape[0], ref.shape[1]
+    per_class, per_class_n = {}, {}
+    for k, cname in enumerate(S.CLASSES[:K]):
+        g_xyz = gen_x[k * n:(k + 1) * n, :3].transpose(1, 2).contiguous()
+        if k not in rr:
+            rr[k] = SM.chamfer_matrix(ref[k], ref[k])
+        if ('spacing', k) not in rr:
+            rr['spacing', k] = float(SM.point_spacing(ref[k]).median())
+        per_class[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_xyz, ref[k]), SM.chamfer_matrix(g_xyz, g_xyz), rr[k])
+        # generated over held-out median point spacing: > 1 fuzzy, < 1 clumped (sampling.point_spacing)
+        per_class[cname]['spacing_ratio'] = float(SM.point_spacing(g_xyz).median()) / rr['spacing', k]
+        if normalised:  # the same clouds moved and scaled into the data's frame (the held-out clouds are in it)
+            g_n = SM.normalise_clouds(g_xyz)
+            per_class_n[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_n, ref[k]), SM.chamfer_matrix(g_n, g_n), rr[k])
+    return per_class, per_class_n
+
+
 def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None, max_batch=1400, amp=None, seed=1234,
               normalised=False):
     """model(x, t, labels) -> network output; ref [K, n, N, 3] held-out clouds on dev. Returns the results
@@ -71,19 +92,7 @@ def run_sweep(model, settings, ref, prediction, dev, budget, log, on_result=None
             outs.append(x.float())
         gen_x = torch.cat(outs)
         t_gen = time.time() - ts
-        per_class, per_class_n = {}, {}
-        for k, cname in enumerate(S.CLASSES[:K]):
-            g_xyz = gen_x[k * n:(k + 1) * n, :3].transpose(1, 2).contiguous()
-            if k not in rr:
-                rr[k] = SM.chamfer_matrix(ref[k], ref[k])
-            if ('spacing', k) not in rr:
-                rr['spacing', k] = float(SM.point_spacing(ref[k]).median())
-            per_class[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_xyz, ref[k]), SM.chamfer_matrix(g_xyz, g_xyz), rr[k])
-            # generated over held-out median point spacing: > 1 fuzzy, < 1 clumped (sampling.point_spacing)
-            per_class[cname]['spacing_ratio'] = float(SM.point_spacing(g_xyz).median()) / rr['spacing', k]
-            if normalised:  # the same clouds moved and scaled into the data's frame (the held-out clouds are in it)
-                g_n = SM.normalise_clouds(g_xyz)
-                per_class_n[cname] = SM.pointflow_metrics(SM.chamfer_matrix(g_n, ref[k]), SM.chamfer_matrix(g_n, g_n), rr[k])
+        per_class, per_class_n = score(gen_x, ref, rr, normalised)
         far = gen_x[:, :3].norm(dim=1)
         mean = class_mean(per_class)
         r = {'sampler': sampler, 'steps': steps, 'guidance': g, 'sigma_max': smax, 'churn': churn, 'gen_seconds': t_gen,

@@ -212,5 +212,59 @@ class NormaliseClouds(unittest.TestCase):
         self.assertTrue(np.allclose(np.linalg.norm(got, axis=2).max(1), 1.0))
 
 
+class TwoStage(unittest.TestCase):
+    def test_decoder_points_are_independent_given_the_latent(self):
+        # the point decoder must not let points see each other: that is what keeps them from clumping and lets
+        # the SDK draw any number of them
+        import latent as L
+        torch.manual_seed(0)
+        dec = L.PointDecoder(width=32, depth=2, latent_scale=1.3).eval()
+        for p in dec.parameters():  # the zero-initialised output layers would hide any coupling
+            with torch.no_grad():
+                p.add_(torch.randn_like(p) * 0.1)
+        x = torch.randn(2, 6, 50)
+        z = torch.randn(2, 16, 16)
+        t = torch.tensor([10.0, 700.0])
+        with torch.no_grad():
+            a = dec(x, t, z)
+            y = x.clone()
+            y[:, :, 7:] += torch.randn_like(y[:, :, 7:])
+            b = dec(y, t, z)
+            few = dec(x[:, :, :7], t, z)
+            other = dec(x, t, z.flip(0))
+        np.testing.assert_allclose(b[:, :, :7].numpy(), a[:, :, :7].numpy(), atol=1e-5)
+        np.testing.assert_allclose(few.numpy(), a[:, :, :7].numpy(), atol=1e-5)
+        self.assertGreater(float((other - a).abs().max()), 1e-3, 'the latent matters')
+
+    def test_refine_reads_the_output_as_the_sampler_does(self):
+        # a network whose v-prediction makes the clean estimate the projection onto the plane z = 0: one refinement
+        # step lands every point on it, with the sampler's own x0 formula (heun_karras.denoise)
+        sigma = 0.05
+        c = (sigma * sigma + 1) ** 0.5
+
+        def eps(x_in, t):
+            x = x_in * c
+            proj = x.clone()
+            proj[:, 2] = 0
+            return (x / (c * c) - proj) * c / sigma
+
+        x = torch.randn(3, 6, 40, dtype=torch.float64)
+        out = SM.refine(eps, x, sigma, 2)
+        np.testing.assert_allclose(out[:, 2].numpy(), 0, atol=1e-12)
+        np.testing.assert_allclose(out[:, :2].numpy(), x[:, :2].numpy(), atol=1e-12)
+
+    def test_eval_settings(self):
+        import train_latent as TL
+        st = TL.parse_eval_setting('heun:25:1.5:0/ddim:10:1+r0.05x3+fp32')
+        self.assertEqual(st['prior'], ('heun', 25, 1.5, None, 0.0))
+        self.assertEqual(st['decoder'], ('ddim', 10, 1.0, None, 0.0))
+        self.assertEqual(st['refine'], (0.05, 3, False))
+        self.assertTrue(st['fp32'])
+        self.assertEqual(TL.parse_eval_setting('heun:25:1:5+n0.1x2')['refine'], (0.1, 2, True))
+        self.assertIsNone(TL.parse_eval_setting('heun:25:1:5')['prior'])
+        with self.assertRaisesRegex(ValueError, 'unknown setting modifier'):
+            TL.parse_eval_setting('heun:25:1:5+q1')
+
+
 if __name__ == '__main__':
     unittest.main()

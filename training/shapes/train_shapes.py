@@ -188,18 +188,7 @@ def main():
     torch.manual_seed(1000 + rank + 7919 * step)  # each rank (and each continuation) draws its own batches
 
     def sample_sigma(b):
-        """Noise levels: half uniform over the (fractional) timesteps, half log-normal in sigma (t-dist mixed)."""
-        t = torch.rand(b, device=dev) * 999
-        if a.t_dist != 'uniform':
-            h = b // 2 if a.t_dist == 'mixed' else int(b * 0.4)
-            lo_n = 0 if a.t_dist == 'mixed' else int(b * 0.35)
-            ls = torch.cat([torch.randn(h, device=dev) * 1.2 - 1.2, torch.randn(lo_n, device=dev) - 3.0])
-            ls = ls.clamp(float(log_sig[0]), float(log_sig[-1]))
-            t[:h + lo_n] = SM.log_sigma_to_t(ls, log_sig)
-        lo = t.floor().long().clamp(max=998)
-        w = t - lo
-        sig = torch.exp(log_sig[lo] * (1 - w) + log_sig[lo + 1] * w)
-        return t, sig
+        return SM.draw_t_sigma(b, log_sig, a.t_dist, dev)
 
     # ------------------------------------------------------------ train on a wall-clock budget
     ema_params, model_params = list(ema.parameters()), list(model.parameters())
