@@ -78,6 +78,9 @@ interface ModelInputs {
   uncond?: number[]
   condIds?: number[]
   uncondIds?: number[]
+  /** the two-stage shapes decoder's shape latent (flattened) and its shape without the batch */
+  latent?: number[]
+  latentShape?: number[]
   /** the SDK's first model call: input (both guidance halves), timestep, output */
   probe?: { x: string; shape: number[]; t: number; out: string }
   /** every sampler step of the SDK's first generation: x before it, the guidance halves, x after it */
@@ -206,10 +209,19 @@ async function sdkSide(name: string): Promise<{ inputs: ModelInputs; timing: Sdk
     extra.uncondIds = Array.from(tok.encode('').ids)
   } else if (name === 'shapes') {
     shape = [1, Number(folder.config['channels'] ?? 6), Number(folder.config['points'] ?? 2048)]
-    extra.cond = [7] // chair
-    extra.uncond = [Number(folder.config['nullClassLabel'] ?? (folder.config['classes'] as unknown[]).length)]
-    cond = { class_labels: new Tensor('int64', BigInt64Array.from(extra.cond.map(BigInt)), [1]) }
-    uncond = { class_labels: new Tensor('int64', BigInt64Array.from(extra.uncond.map(BigInt)), [1]) }
+    const latentShape = folder.config['latentShape'] as number[] | undefined
+    if (latentShape) {
+      // two-stage: the timed loop is the point decoder's (the prior's 16 x 16 latent costs little); one latent for both halves
+      extra.latentShape = latentShape
+      extra.latent = Array.from(philox(3).randn([1, ...latentShape]))
+      cond = { shape_latent: new Tensor('float32', Float32Array.from(extra.latent), [1, ...latentShape]) }
+      uncond = cond
+    } else {
+      extra.cond = [7] // chair
+      extra.uncond = [Number(folder.config['nullClassLabel'] ?? (folder.config['classes'] as unknown[]).length)]
+      cond = { class_labels: new Tensor('int64', BigInt64Array.from(extra.cond.map(BigInt)), [1]) }
+      uncond = { class_labels: new Tensor('int64', BigInt64Array.from(extra.uncond.map(BigInt)), [1]) }
+    }
   } else {
     return `unknown model ${name}`
   }

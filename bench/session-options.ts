@@ -45,11 +45,16 @@ function states(seed: number): Tensor {
   return new Tensor('float32', g.randn([1, 32, 192]), [1, 32, 192])
 }
 
+function latent(): Tensor {
+  return new Tensor('float32', philox(3).randn([1, 16, 16]), [1, 16, 16])
+}
+
 const MODELS: ModelCase[] = [
   { name: 'speech', shape: [1, 1, 80, 64], cond: { class_labels: labels(1, 0) }, uncond: { class_labels: labels(30, 10) } },
   { name: 'music', shape: [1, 1, 128, 96], cond: { class_labels: labels(24, 0) }, uncond: { class_labels: labels(61, 6) } },
   { name: 'emoji', shape: [1, 4, 16, 16], cond: { encoder_hidden_states: states(1) }, uncond: { encoder_hidden_states: states(2) } },
-  { name: 'shapes', shape: [1, 6, 2048], cond: { class_labels: new Tensor('int64', BigInt64Array.of(7n), [1]) }, uncond: { class_labels: new Tensor('int64', BigInt64Array.of(14n), [1]) } },
+  // the two-stage shapes model's point decoder (guidance acts on its prior, so both halves take the same latent)
+  { name: 'shapes', shape: [1, 6, 2048], cond: { shape_latent: latent() }, uncond: { shape_latent: latent() } },
 ]
 
 /**

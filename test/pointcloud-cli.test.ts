@@ -57,7 +57,7 @@ t.test('bad input: clear messages and usage exit codes, no files', async (t) => 
     [['dragon', '--out', out], /Unknown class "dragon".*known classes: sphere/],
     [['chair', '--count', '0', '--out', out], /--count expects an integer/],
     [['chair', '--count', 'many', '--out', out], /--count expects an integer/],
-    [['chair', '--points', '100000', '--out', out], /--points expects an integer in \[1, 2048\]/],
+    [['chair', '--points', '100000', '--out', out], /--points expects an integer in \[1, 16384\]/],
     [['chair', '--format', 'obj', '--out', out], /--format expects one of ply, glb, html/],
     [['chair', '--steps', 'x', '--out', out], /--steps expects an integer/],
     [['--out', out], /Name a class/],

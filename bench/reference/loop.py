@@ -771,7 +771,7 @@ else:
         return len(cfg["classes"]), base, [(le, h) for le in les for h in heads]
 
     def variants(m):
-        if m["name"] == "shapes":
+        if m["name"] == "shapes" and "latent" not in m:
             return shapes_arch(m)[2]
         return [None]
 
@@ -799,6 +799,14 @@ else:
                 (lambda z: vae(z)),
                 "",
             )
+        if name == "shapes" and "latent" in m:  # two-stage: the point decoder given a shape latent (latent.py)
+            from latent import PointDecoder
+            from sweep import read_arch
+
+            arch = {k: v for k, v in read_arch(model_file(m, "unet")).items() if k != "stage"}
+            net = load_into(PointDecoder(**arch), model_file(m, "unet"))
+            desc = f"PointDecoder({', '.join(f'{k}={v}' for k, v in arch.items())})"
+            return (lambda x, t, cond: net(x, torch.full([x.shape[0]], float(t)), cond["shape_latent"])), None, None, desc
         if name == "shapes":
             from model import PointDenoiser
 
@@ -851,6 +859,9 @@ def conditioning(m, te_fn):
         ta = time.perf_counter()
         states = te_fn(ids)
         return {"encoder_hidden_states": cat([states[1:2], states[0:1]])}, (time.perf_counter() - ta) * 1000
+    if "latent" in m:  # the two-stage shapes decoder: one shape latent for both halves
+        lat = tensor(m["latent"], [1] + m["latentShape"])
+        return {"shape_latent": cat([lat, lat])}, 0.0
     lab = labels([m["uncond"], m["cond"]])
     return {"class_labels": lab.reshape([2, -1]) if m["name"] != "shapes" else lab.reshape([2])}, 0.0
 
@@ -907,8 +918,9 @@ def probe(m, unet_fn, te_fn):
     if not p:
         return None, None
     cond_both, _ = conditioning(m, te_fn)
+    b = p["shape"][0]  # 1 when the SDK ran without guidance: the conditional half (the second) alone
     with no_grad():
-        out = to_np(unet_fn(tensor(p["x"], p["shape"]), p["t"], cond_both)).reshape(-1)
+        out = to_np(unet_fn(tensor(p["x"], p["shape"]), p["t"], {k: v[len(v) - b:] for k, v in cond_both.items()})).reshape(-1)
     ref = arr(p["out"])
     return float(np.max(np.abs(out - ref))), float(np.max(np.abs(ref)))
 

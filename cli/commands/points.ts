@@ -36,7 +36,7 @@ export function register(program: Command): void {
     .option('-n, --count <n>', 'how many clouds (seeds seed, seed+1, ...)', '1')
     .option('-o, --out <dir>', 'output folder', '.')
     .option('-f, --format <fmt>', 'file format: ply | glb | html', 'ply')
-    .option('--points <n>', 'points per cloud (at most the model\'s, 2048 for shapes)')
+    .option('--points <n>', 'points per cloud (default the model\'s 2048; shapes makes up to 16384)')
     .option('--preview', 'also write an HTML preview (three.js, opens from the file system) per cloud')
     .option('--trajectory', 'record the denoising steps and make them playable in the preview')
     .option('--model <name|path>', 'bundled model name or model folder', 'shapes')
@@ -54,7 +54,7 @@ export function register(program: Command): void {
         if (prompt === undefined) throw new DiffuseError('INVALID_ARGUMENT', `Name a class to generate, e.g. \`diffusekit points chair\`; classes: ${pipe.classes.join(', ')}`)
         pipe.classId(prompt) // fail before any work on an unknown class
         const count = parseCount('count', o.count, 1, 10000)
-        const points = o.points !== undefined ? parseCount('points', o.points, 1, pipe.points) : ((common.points as number | undefined) ?? pipe.points)
+        const points = o.points !== undefined ? parseCount('points', o.points, 1, pipe.maxPoints) : ((common.points as number | undefined) ?? pipe.points)
         const format = o.format.toLowerCase()
         if (!(FORMATS as readonly string[]).includes(format)) throw new DiffuseError('INVALID_ARGUMENT', `--format expects one of ${FORMATS.join(', ')}, got "${o.format}"`)
         await mkdir(o.out, { recursive: true }).catch((e: Error) => {

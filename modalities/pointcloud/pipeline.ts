@@ -2,8 +2,11 @@ import { Tensor } from 'onnxruntime-common'
 import { sample } from '../../src/core/loop.js'
 import type { StepProgress } from '../../src/core/loop.js'
 import { DiffuseError, invalidArgument } from '../../src/errors.js'
+import { createSampler } from '../../src/core/samplers/registry.js'
+import type { SchedulerConfig } from '../../src/core/samplers/types.js'
+import { readJsonObject } from '../../src/runtime/json-file.js'
 import { readModelFolder, type ModelFolder } from '../../src/runtime/model-folder.js'
-import { openUnet, type OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
+import { OnnxDenoiser, openUnet } from '../../src/runtime/onnx-denoiser.js'
 import { WorkerBackedPipeline } from '../../src/runtime/remote.js'
 import { kernelsFor, makeRecord, optionsFromRecord, resolveRun, type CommonGenerateOptions, type GenerationRecord, type PipelineOptions } from '../../src/runtime/pipeline.js'
 import { checkBoolean, checkString } from '../../src/validate.js'
@@ -14,9 +17,10 @@ export interface PointCloudGenerateOptions extends CommonGenerateOptions {
   /** a class name of the model (see `classes`) */
   prompt: string
   /**
-   * points in the result, 1..the model's point count (2048 for `shapes`). The model always makes its
-   * full count; fewer points are a uniform subset (the model's points are exchangeable, so the first n
-   * are one). More than the model makes is refused: the model was trained at one density.
+   * points in the result, 1..the model's `maxPoints`. A two-stage model (a shape-latent prior, then points
+   * drawn independently given the latent: `shapes`) makes exactly this many, up to 16384 for `shapes`
+   * (default 2048). A one-stage model always makes its full count and returns a uniform subset (its points
+   * are exchangeable, so the first n are one); more than that count is refused.
    */
   points?: number
   /** record the sampler's clean-sample estimate (x0) at every model evaluation, for the HTML preview */
@@ -26,10 +30,15 @@ export interface PointCloudGenerateOptions extends CommonGenerateOptions {
 /** What diffusekit.json says about a point-cloud model. */
 interface CloudModelConfig {
   classes: string[]
+  /** the default point count (a one-stage model's only one) */
   points: number
+  /** the most points generate() makes: a two-stage model's points are independent given the latent */
+  maxPoints: number
   channels: 3 | 6
   colorRange: [number, number]
   nullClassLabel: number
+  /** two-stage models: the shape latent's shape (without the batch), e.g. [16, 16] */
+  latentShape?: number[]
 }
 
 function readConfig(model: ModelFolder): CloudModelConfig {
@@ -53,7 +62,52 @@ function readConfig(model: ModelFolder): CloudModelConfig {
   if (typeof nullLabel !== 'number' || !Number.isInteger(nullLabel) || nullLabel < 0) {
     throw new DiffuseError('INVALID_CONFIG', `${where}: "nullClassLabel" must be a non-negative integer`)
   }
-  return { classes: classes as string[], points, channels, colorRange: range as [number, number], nullClassLabel: nullLabel }
+  const latent = c.latentShape
+  if (latent !== undefined && (!Array.isArray(latent) || latent.length < 1 || !latent.every((v) => Number.isInteger(v) && v > 0 && v <= 4096))) {
+    throw new DiffuseError('INVALID_CONFIG', `${where}: "latentShape" must be a list of positive integers`)
+  }
+  const maxPoints = c.maxPoints ?? points
+  if (typeof maxPoints !== 'number' || !Number.isInteger(maxPoints) || maxPoints < points || maxPoints > 1 << 20 || (latent === undefined && maxPoints !== points)) {
+    throw new DiffuseError('INVALID_CONFIG', `${where}: "maxPoints" must be an integer of at least "points" (and equal to it for a one-stage model)`)
+  }
+  return {
+    classes: classes as string[],
+    points,
+    maxPoints,
+    channels,
+    colorRange: range as [number, number],
+    nullClassLabel: nullLabel,
+    ...(latent ? { latentShape: latent as number[] } : {}),
+  }
+}
+
+/** A two-stage model's prior: its denoiser and its own scheduler config (prior_scheduler/). */
+interface Prior {
+  denoiser: OnnxDenoiser
+  scheduler: SchedulerConfig
+}
+
+async function openPrior(model: ModelFolder, cfg: CloudModelConfig, options: PipelineOptions): Promise<Prior> {
+  const file = model.file('prior')
+  const schedulerFile = model.file('prior_scheduler')
+  const scheduler = (await readJsonObject(schedulerFile)) as SchedulerConfig
+  if (typeof scheduler._class_name !== 'string') throw new DiffuseError('INVALID_CONFIG', `${schedulerFile} has no "_class_name" string naming the scheduler class`)
+  const prediction = scheduler.prediction_type
+  const denoiser = await OnnxDenoiser.create(file, {
+    ...(options.device ? { device: options.device } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
+    ...(prediction === 'epsilon' || prediction === 'v_prediction' || prediction === 'sample' ? { predictionType: prediction } : {}),
+  })
+  const declared = denoiser.inputMetadata('sample')?.shape.slice(1)
+  const want = cfg.latentShape!
+  const inputs = denoiser.conditioningInputs
+  if (!inputs.includes('class_labels') || (declared && (declared.length !== want.length || declared.some((d, i) => typeof d === 'number' && d !== want[i])))) {
+    await denoiser.dispose()
+    throw new DiffuseError('MODEL_IO', `${file} must take (sample [B, ${want.join(', ')}], timestep, class_labels); it takes sample [B, ${declared?.join(', ')}] and [${inputs.join(', ')}]`, {
+      details: { file },
+    })
+  }
+  return { denoiser, scheduler }
 }
 
 /**
@@ -67,23 +121,43 @@ export class PointCloudPipeline {
   readonly classes: readonly string[]
   /** points per generated cloud (the model's) */
   readonly points: number
+  /** the most points one generate() makes (`points` for a one-stage model) */
+  readonly maxPoints: number
   private readonly cfg: CloudModelConfig
   private readonly options: PipelineOptions
   private denoiser: OnnxDenoiser | null
+  private prior: Prior | null
 
-  private constructor(model: ModelFolder, cfg: CloudModelConfig, denoiser: OnnxDenoiser, options: PipelineOptions) {
+  private constructor(model: ModelFolder, cfg: CloudModelConfig, denoiser: OnnxDenoiser, prior: Prior | null, options: PipelineOptions) {
     this.model = model
     this.cfg = cfg
     this.classes = Object.freeze([...cfg.classes])
     this.points = cfg.points
+    this.maxPoints = cfg.maxPoints
     this.denoiser = denoiser
+    this.prior = prior
     this.options = options
   }
 
   static async load(model: ModelFolder, options: PipelineOptions = {}): Promise<PointCloudPipeline> {
     const cfg = readConfig(model)
-    const denoiser = await openUnet(model, options, { inputs: ['class_labels'], what: 'a point-cloud model' })
-    return new PointCloudPipeline(model, cfg, denoiser, options)
+    if (!cfg.latentShape) {
+      const denoiser = await openUnet(model, options, { inputs: ['class_labels'], what: 'a point-cloud model' })
+      return new PointCloudPipeline(model, cfg, denoiser, null, options)
+    }
+    const prior = await openPrior(model, cfg, options)
+    try {
+      const denoiser = await openUnet(model, options, { inputs: ['shape_latent'], what: 'the point decoder of a two-stage point-cloud model' })
+      return new PointCloudPipeline(model, cfg, denoiser, prior, options)
+    } catch (e) {
+      await prior.denoiser.dispose()
+      throw e
+    }
+  }
+
+  /** whether this model draws a shape latent first (a prior) and then independent points given it */
+  get twoStage(): boolean {
+    return this.cfg.latentShape !== undefined
   }
 
   private live(): OnnxDenoiser {
@@ -109,31 +183,60 @@ export class PointCloudPipeline {
     const opts = ('diffusekit' in options && 'inputs' in options ? optionsFromRecord(options) : options) as PointCloudGenerateOptions
     const classId = this.classId(opts.prompt)
     const points = opts.points ?? this.points
-    if (typeof points !== 'number' || !Number.isInteger(points) || points < 1 || points > this.points) {
-      throw new DiffuseError('INVALID_ARGUMENT', `Expected points to be an integer in [1, ${this.points}] (this model makes ${this.points} points per cloud) but received ${typeof points === 'number' ? points : typeof points}`, {
-        details: { argument: 'points', max: this.points },
+    const max = this.cfg.maxPoints
+    if (typeof points !== 'number' || !Number.isInteger(points) || points < 1 || points > max) {
+      throw new DiffuseError('INVALID_ARGUMENT', `Expected points to be an integer in [1, ${max}] (the most this model makes per cloud) but received ${typeof points === 'number' ? points : typeof points}`, {
+        details: { argument: 'points', max },
       })
     }
     const trajectory = opts.trajectory === undefined ? false : checkBoolean('trajectory', opts.trajectory)
     const run = resolveRun(this.model, opts)
     const denoiser = this.live()
     const { channels, colorRange, nullClassLabel } = this.cfg
-    const n = this.points
     const guided = run.guidance !== 1
+    const classInput = (id: number) => ({ class_labels: new Tensor('int64', BigInt64Array.of(BigInt(id)), [1]) })
+    const kernels = kernelsFor(this.options.device)
+    const common = { steps: run.steps, generator: run.generator, kernels, ...(opts.signal ? { signal: opts.signal } : {}) }
+    let n = this.points
+    let conditioning: Record<string, Tensor>
+    let guidance: { unconditional?: Record<string, Tensor>; guidanceScale: number; guidanceRescale: number }
+    let progress = opts.onProgress ? (p: StepProgress) => opts.onProgress!(p) : undefined
+    if (this.cfg.latentShape) {
+      // stage 1: the shape latent from the class (classifier-free guidance acts here); stage 2: the points given it
+      if (!this.prior) throw new DiffuseError('DISPOSED', `The ${this.model.name} pipeline was disposed`)
+      const shape = [1, ...this.cfg.latentShape]
+      const priorSampler = createSampler(run.sampler.toJSON()._class_name, this.prior.scheduler)
+      const priorEvals = priorSampler.plan(run.steps).timesteps.length
+      const total = priorEvals + run.sampler.plan(run.steps).timesteps.length
+      const onProgress = opts.onProgress
+      const z = await sample({
+        ...common,
+        denoiser: this.prior.denoiser,
+        sampler: priorSampler,
+        shape,
+        conditioning: classInput(classId),
+        ...(guided ? { unconditional: classInput(nullClassLabel) } : {}),
+        guidanceScale: run.guidance,
+        guidanceRescale: run.guidanceRescale,
+        ...(onProgress ? { onStep: (p: StepProgress) => onProgress({ ...p, total }) } : {}),
+      })
+      progress = onProgress ? (p: StepProgress) => onProgress({ ...p, step: priorEvals + p.step, total }) : undefined
+      n = points
+      conditioning = { shape_latent: new Tensor('float32', z.sample, shape) }
+      guidance = { guidanceScale: 1, guidanceRescale: 0 }
+    } else {
+      conditioning = classInput(classId)
+      guidance = { ...(guided ? { unconditional: classInput(nullClassLabel) } : {}), guidanceScale: run.guidance, guidanceRescale: run.guidanceRescale }
+    }
     const result = await sample({
+      ...common,
       denoiser,
       sampler: run.sampler,
-      steps: run.steps,
       shape: [1, channels, n],
-      generator: run.generator,
-      conditioning: { class_labels: new Tensor('int64', BigInt64Array.of(BigInt(classId)), [1]) },
-      ...(guided ? { unconditional: { class_labels: new Tensor('int64', BigInt64Array.of(BigInt(nullClassLabel)), [1]) } } : {}),
-      guidanceScale: run.guidance,
-      guidanceRescale: run.guidanceRescale,
-      kernels: kernelsFor(this.options.device),
+      conditioning,
+      ...guidance,
       trajectory,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.onProgress ? { onStep: (p: StepProgress) => opts.onProgress!(p) } : {}),
+      ...(progress ? { onStep: progress } : {}),
     })
     const full = PointCloud.fromChannels(result.sample, channels, n, { colorRange })
     const frames: PreviewFrame[] | undefined = result.trajectory?.map((x0) => {
@@ -149,8 +252,11 @@ export class PointCloudPipeline {
 
   async dispose(): Promise<void> {
     const d = this.denoiser
+    const p = this.prior
     this.denoiser = null
+    this.prior = null
     await d?.dispose()
+    await p?.denoiser.dispose()
   }
 }
 

@@ -6,7 +6,7 @@ import { readJsonObject } from './json-file.js'
 import { packageRoot } from './package-root.js'
 
 /** The parts a model folder in the diffusers/Optimum ONNX layout may have. */
-export const COMPONENTS = ['unet', 'text_encoder', 'tokenizer', 'vae_decoder', 'vae_encoder', 'scheduler'] as const
+export const COMPONENTS = ['unet', 'text_encoder', 'tokenizer', 'vae_decoder', 'vae_encoder', 'scheduler', 'prior', 'prior_scheduler'] as const
 export type ComponentName = (typeof COMPONENTS)[number]
 
 /** What diffusekit adds to a model folder (diffusekit.json). */
@@ -34,7 +34,8 @@ export interface ModelFolder {
   file(component: ComponentName, fileName?: string): string
 }
 
-const ONNX_COMPONENTS: readonly ComponentName[] = ['unet', 'text_encoder', 'vae_decoder', 'vae_encoder']
+const ONNX_COMPONENTS: readonly ComponentName[] = ['unet', 'text_encoder', 'vae_decoder', 'vae_encoder', 'prior']
+const SCHEDULER_COMPONENTS: readonly ComponentName[] = ['scheduler', 'prior_scheduler']
 const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json']
 
 /** Names of the models bundled in the package (folders of models/ with a diffusekit.json). */
@@ -111,7 +112,7 @@ export async function readModelFolder(nameOrPath: string): Promise<ModelFolder> 
     components,
     has: (c) => components.has(c),
     file(component, fileName) {
-      const f = join(root, component, fileName ?? (component === 'scheduler' ? 'scheduler_config.json' : 'model.onnx'))
+      const f = join(root, component, fileName ?? (SCHEDULER_COMPONENTS.includes(component) ? 'scheduler_config.json' : 'model.onnx'))
       if (!existsSync(f)) {
         const why = declared(index, component) ? ' (model_index.json declares it)' : ''
         throw new DiffuseError('MODEL_LOAD', `Model ${name} has no ${component}${why}: ${f} is missing`, { details: { root, missing: component } })
