@@ -94,9 +94,7 @@ async function load(model: string): Promise<Driver> {
 /**
  * The bundled model with the smallest denoiser (unet/model.onnx, by file size), for the CI soak and the
  * concurrency test: the network that runs at every step sets their cost. (By whole folder, the two-stage
- * shapes model, whose prior adds 5 MB, no longer came first, and those tests moved to speech: 16 concurrent
- * speech generations in worker threads then differed from sequential runs, see bench/results/shapes.md,
- * fifth session. That is a speech bug to fix, not a reason to pick it here.)
+ * shapes model, whose prior adds 5 MB, no longer came first and those tests moved to speech.)
  */
 export async function smallestBundledModel(): Promise<string | undefined> {
   const { bundledModelNames, resolveModel } = await import('../../src/runtime/model-folder.js')
