@@ -192,7 +192,7 @@ t.test('broken two-stage folders: clear errors', async (t) => {
   await t.rejects(loadPipeline(make('no-prior', () => {}, ['unet', 'scheduler', 'prior_scheduler'])), { code: 'MODEL_LOAD', message: /has no prior/ })
   await t.rejects(loadPipeline(make('no-prior-scheduler', () => {}, ['unet', 'prior', 'scheduler'])), { code: 'MODEL_LOAD', message: /has no prior_scheduler/ })
   await t.rejects(loadPipeline(make('bad-latent', (c) => (c.latentShape = [16, 0]))), { code: 'INVALID_CONFIG', message: /latentShape/ })
-  await t.rejects(loadPipeline(make('wrong-latent', (c) => (c.latentShape = [8, 32]))), { code: 'MODEL_IO', message: /must take \(sample \[B, 8, 32\].*takes sample \[B, 16, 16\]/ })
+  await t.rejects(loadPipeline(make('wrong-latent', (c) => (c.latentShape = [8, 32]))), { code: 'MODEL_IO', message: /must take sample \[B, 8, 32\].*takes sample \[B, 16, 16\]/ })
   await t.rejects(loadPipeline(make('few-max', (c) => (c.maxPoints = 100))), { code: 'INVALID_CONFIG', message: /maxPoints/ })
   await t.rejects(loadPipeline(make('one-stage-max', (c) => delete c.latentShape)), { code: 'INVALID_CONFIG', message: /maxPoints/ }, 'maxPoints above points needs a two-stage model')
   await t.rejects(loadPipeline(make('one-stage', (c) => {

@@ -6,7 +6,7 @@ import { createSampler } from '../../src/core/samplers/registry.js'
 import type { SchedulerConfig } from '../../src/core/samplers/types.js'
 import { readJsonObject } from '../../src/runtime/json-file.js'
 import { readModelFolder, type ModelFolder } from '../../src/runtime/model-folder.js'
-import { OnnxDenoiser, openUnet } from '../../src/runtime/onnx-denoiser.js'
+import { openUnet, type OnnxDenoiser } from '../../src/runtime/onnx-denoiser.js'
 import { WorkerBackedPipeline } from '../../src/runtime/remote.js'
 import { kernelsFor, makeRecord, optionsFromRecord, resolveRun, type CommonGenerateOptions, type GenerationRecord, type PipelineOptions } from '../../src/runtime/pipeline.js'
 import { checkBoolean, checkString } from '../../src/validate.js'
@@ -92,18 +92,12 @@ async function openPrior(model: ModelFolder, cfg: CloudModelConfig, options: Pip
   const schedulerFile = model.file('prior_scheduler')
   const scheduler = (await readJsonObject(schedulerFile)) as SchedulerConfig
   if (typeof scheduler._class_name !== 'string') throw new DiffuseError('INVALID_CONFIG', `${schedulerFile} has no "_class_name" string naming the scheduler class`)
-  const prediction = scheduler.prediction_type
-  const denoiser = await OnnxDenoiser.create(file, {
-    ...(options.device ? { device: options.device } : {}),
-    ...(options.threads ? { threads: options.threads } : {}),
-    ...(prediction === 'epsilon' || prediction === 'v_prediction' || prediction === 'sample' ? { predictionType: prediction } : {}),
-  })
+  const denoiser = await openUnet(model, options, { inputs: ['class_labels'], what: 'the prior of a two-stage point-cloud model', component: 'prior', scheduler })
   const declared = denoiser.inputMetadata('sample')?.shape.slice(1)
   const want = cfg.latentShape!
-  const inputs = denoiser.conditioningInputs
-  if (!inputs.includes('class_labels') || (declared && (declared.length !== want.length || declared.some((d, i) => typeof d === 'number' && d !== want[i])))) {
+  if (declared && (declared.length !== want.length || declared.some((d, i) => typeof d === 'number' && d !== want[i]))) {
     await denoiser.dispose()
-    throw new DiffuseError('MODEL_IO', `${file} must take (sample [B, ${want.join(', ')}], timestep, class_labels); it takes sample [B, ${declared?.join(', ')}] and [${inputs.join(', ')}]`, {
+    throw new DiffuseError('MODEL_IO', `${file} must take sample [B, ${want.join(', ')}] (diffusekit.json latentShape); it takes sample [B, ${declared.join(', ')}]`, {
       details: { file },
     })
   }

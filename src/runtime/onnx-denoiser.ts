@@ -2,7 +2,8 @@ import { Tensor } from 'onnxruntime-common'
 import { DiffuseError } from '../errors.js'
 import type { Conditioning, Denoiser } from '../core/denoiser.js'
 import type { PredictionType } from '../native/kernels.js'
-import type { ModelFolder } from './model-folder.js'
+import type { ComponentName, ModelFolder } from './model-folder.js'
+import type { SchedulerConfig } from '../core/samplers/types.js'
 import { createSession, inputMetadata, type InferenceSession, type SessionOptions } from './onnx.js'
 
 export interface OnnxDenoiserOptions extends SessionOptions {
@@ -122,16 +123,18 @@ export class OnnxDenoiser implements Denoiser {
 }
 
 /**
- * A model folder's unet as a denoiser: prediction type from its scheduler config, session options from
- * the pipeline's, and a clear MODEL_IO error when a conditioning input the modality needs is missing.
+ * A model folder's unet (or another denoiser component, e.g. a two-stage model's prior) as a denoiser:
+ * prediction type from its scheduler config, session options from the pipeline's, and a clear MODEL_IO
+ * error when a conditioning input the modality needs is missing.
  */
 export async function openUnet(
   model: ModelFolder,
   options: SessionOptions,
-  requirement: { inputs: readonly string[]; what: string },
+  requirement: { inputs: readonly string[]; what: string; component?: ComponentName; scheduler?: Readonly<SchedulerConfig> | null },
 ): Promise<OnnxDenoiser> {
-  const prediction = model.scheduler?.prediction_type
-  const denoiser = await OnnxDenoiser.create(model.file('unet'), {
+  const file = model.file(requirement.component ?? 'unet')
+  const prediction = (requirement.scheduler === undefined ? model.scheduler : requirement.scheduler)?.prediction_type
+  const denoiser = await OnnxDenoiser.create(file, {
     ...(options.device ? { device: options.device } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
     ...(prediction === 'epsilon' || prediction === 'v_prediction' || prediction === 'sample' ? { predictionType: prediction } : {}),
@@ -139,8 +142,8 @@ export async function openUnet(
   const missing = requirement.inputs.filter((n) => !denoiser.conditioningInputs.includes(n))
   if (missing.length > 0) {
     await denoiser.dispose()
-    throw new DiffuseError('MODEL_IO', `${model.file('unet')} has no ${missing.map((m) => `"${m}"`).join(', ')} input; ${requirement.what} takes (sample, timestep, ${requirement.inputs.join(', ')})`, {
-      details: { file: model.file('unet'), missing },
+    throw new DiffuseError('MODEL_IO', `${file} has no ${missing.map((m) => `"${m}"`).join(', ')} input; ${requirement.what} takes (sample, timestep, ${requirement.inputs.join(', ')})`, {
+      details: { file, missing },
     })
   }
   return denoiser
