@@ -9,6 +9,9 @@
 #   VARIANTS="name:args;name:args;..."   one per GPU (default below)
 #   INIT=path/latent_ema.pt              continue every variant from these weights (e.g. the last call's, carried)
 #   AE=290 PRIOR=80 EVAL=90              seconds per stage
+#   MERGE="DEC:PRI:settings"             then score the decoder of variant DEC with the prior of variant PRI (both
+#                                        trained with --freeze-encoder/--skip-ae from one INIT, so their latents agree)
+#                                        as variant 'merged', which then comes back whole if it scores best
 # CPU dry run: OUT=/tmp/lj GPUS=cpu EXTRA=--tiny bash training/shapes/latent_job.sh
 set -u
 OUT=${OUT:-/tmp/latent-out}
@@ -56,6 +59,22 @@ for v in "${VS[@]}"; do
 done
 wait "${pids[@]}"
 stamp "variants done"
+if [ -n "${MERGE:-}" ]; then
+  IFS=':' read -r md mp ms <<< "$MERGE"
+  mkdir -p "$W/merged"
+  python3 - "$W/$md/latent_ema.pt" "$W/$mp/latent_ema.pt" "$W/merged/init.pt" <<'EOF2'
+import sys, torch
+d, p = torch.load(sys.argv[1], map_location='cpu'), torch.load(sys.argv[2], map_location='cpu')
+d['prior'], d['config']['prior'] = p['prior'], p['config']['prior']
+torch.save(d, sys.argv[3])
+EOF2
+  # shellcheck disable=SC2086
+  timeout "$LIMIT" python3 training/shapes/train_latent.py --out "$W/merged" --data "$W/train.npz" --heldout "$W/heldout.npz" \
+    --init "$W/merged/init.pt" --prior-seconds 0 --ae-seconds 0 --skip-ae --eval-seconds "$EVAL" --diag= --settings "$ms" \
+    > "$W/merged/train.log" 2>&1
+  names+=(merged)
+  stamp "merged scored"
+fi
 best=$(python3 - "$W" "${names[@]}" <<'EOF'
 import json, os, sys
 w, names = sys.argv[1], sys.argv[2:]
@@ -64,7 +83,7 @@ for n in names:
     if not os.path.exists(f'{w}/{n}/unet.onnx'):  # score-only variants (--eval-only, --onestage) made no model
         continue
     try:
-        r = [x for x in json.load(open(f'{w}/{n}/sweep.json'))['results'] if x['setting'] != 'recon']
+        r = [x for x in json.load(open(f'{w}/{n}/sweep.json'))['results'] if not x['setting'].startswith(('recon', 'trainlat'))]
         scores.append((min(x['mean']['nna'] for x in r), n))
     except Exception as e:
         print(n, 'no score:', e, file=sys.stderr)
@@ -77,6 +96,7 @@ stamp "best: $best"
 cp "$W/$best/unet.onnx" "$W/$best/prior.onnx" "$OUT/" 2>/dev/null
 split -b 15000000 -d "$W/$best/latent_ema.pt" "$OUT/latent_ema.pt.part" 2>/dev/null
 echo "$best" > "$W/best.txt"
-(cd "$W" && tar czf "$OUT/logs.tar.gz" job.log best.txt ./*/train.log ./*/sweep.json ./*/train_log.json ./*/samples.npz 2>/dev/null)
+# sample clouds of the best variant only (all four made the archive pass 16 MiB)
+(cd "$W" && tar czf "$OUT/logs.tar.gz" job.log best.txt ./*/train.log ./*/sweep.json ./*/train_log.json "./$best/samples.npz" 2>/dev/null)
 ls -la "$OUT"
 stamp "done"

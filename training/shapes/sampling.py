@@ -11,8 +11,10 @@ Also: the point-cloud metrics of PointFlow (arXiv 1906.12320) on the GPU, with t
 CD(X, Y) = mean_x min_y |x-y|^2 + mean_y min_x |x-y|^2 (squared distances, means, summed both ways).
 """
 import math
+import os
 
 import numpy as np
+
 import torch
 
 
@@ -156,9 +158,11 @@ def draw_t_sigma(b, log_sig, dist, dev):
 
 # ---------------------------------------------------------------- metrics
 
-def chamfer_matrix(a, b, rows=8, cols=None):
+def chamfer_matrix(a, b, rows=None, cols=None):
     """a [n, N, 3], b [m, M, 3] (on the GPU) -> [n, m] float64 Chamfer distances (the SDK's form). Works on
-    [rows, cols, N, M] distances at a time (cols None: all of b; on a CPU, 1 and 1 keep it in cache)."""
+    [rows, cols, N, M] distances at a time (cols None: all of b; on a CPU, 1 and 1 keep it in cache; rows None:
+    $SHAPES_CHAMFER_ROWS or 8, which takes 13 GB for 100 x 2048 points: fewer where processes share a GPU)."""
+    rows = rows or int(os.environ.get('SHAPES_CHAMFER_ROWS', 8))
     out = torch.empty(a.shape[0], b.shape[0], dtype=torch.float64)
     cols = cols or b.shape[0]
     for j0 in range(0, b.shape[0], cols):

@@ -265,6 +265,21 @@ class TwoStage(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, 'unknown setting modifier'):
             TL.parse_eval_setting('heun:25:1:5+q1')
 
+    def test_divergence_guard(self):
+        import train_latent as TL
+        m = torch.nn.Linear(2, 1)
+        g = TL.DivergenceGuard(limit=1.15, keep=1.02, patience=2)
+        for loss, w in ((0.30, 1.0), (0.27, 2.0), (0.265, 3.0), (0.28, 4.0)):  # 0.28 < 1.15 * 0.265: go on, no copy
+            with torch.no_grad():
+                m.weight.fill_(w)
+            self.assertTrue(g.check(loss, m))
+        with torch.no_grad():
+            m.weight.fill_(9.0)
+        self.assertFalse(g.check(0.35, m))  # diverged
+        g.restore(m)
+        self.assertTrue(torch.all(m.weight == 3.0))  # the copy of the best log's weights
+        self.assertFalse(TL.DivergenceGuard().check(float('nan'), m))
+
 
 if __name__ == '__main__':
     unittest.main()

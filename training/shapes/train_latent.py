@@ -10,7 +10,8 @@ One process, one GPU (or CPU with --tiny as a smoke test). Stages, each on a wal
 3. the score: PointFlow metrics (sweep.score) of 14 x n generated clouds against n held-out clouds per class, for
    each --settings entry 'PRIOR/DECODER' with sweep.py's setting strings on each side (e.g. heun:25:1:5/heun:25:1:5:
    the prior's sampler, steps, guidance, sigma_max; the decoder's sampler, steps, -, sigma_max), plus
-   'recon' (held-out clouds encoded and decoded: the decoder's own ceiling);
+   'recon' (held-out clouds encoded and decoded) and 'trainlat' (the posterior means of n training clouds per class
+   decoded: what a perfect prior would score);
 4. ONNX export (opset 17) of EMA decoder (unet.onnx) and prior (prior.onnx), checked against PyTorch in ONNX Runtime.
 Outputs in --out: unet.onnx, prior.onnx, latent_ema.pt (EMA weights, half precision, + config), train_log.json,
 sweep.json, samples.npz (4 clouds per class of the first setting).
@@ -55,6 +56,29 @@ def step_and_average(opt, loss, params_, ema_params, step):
     ema_update(ema_params, params_, min(0.999, (1 + step) / (10 + step)))
 
 
+class DivergenceGuard:
+    """Watches a loss logged every `every` steps. Keeps a copy of the EMA weights whenever the loss is within `keep` of
+    the best seen; once it passes `limit` times the best (after `patience` logs), says stop, and `restore` puts the
+    last good copy back. (A 3.7 M prior diverged mid-run in bf16 at 3e-4, 0.26 -> 0.58, and its clouds scored 98 %.)"""
+
+    def __init__(self, limit=1.15, keep=1.02, patience=2):
+        self.best, self.good, self.limit, self.keep, self.patience, self.seen = float('inf'), None, limit, keep, patience, 0
+
+    def check(self, loss, module):
+        """True to go on, False to stop (the loss has diverged)."""
+        self.seen += 1
+        if not math.isfinite(loss) or (self.seen > self.patience and loss > self.limit * self.best):
+            return False
+        self.best = min(self.best, loss)
+        if loss <= self.keep * self.best:
+            self.good = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        return True
+
+    def restore(self, module):
+        if self.good is not None:
+            module.load_state_dict(self.good)
+
+
 def lr_at(base, step, first, warm, frac):
     return base * min(1.0, (step - first + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
@@ -87,25 +111,28 @@ def load_data(a, dev):
     return data, torch.from_numpy(labels).to(dev), held
 
 
-def sample_fn(sampler, steps, smax, prediction='v_prediction'):
+def sample_fn(sampler, steps, smax, churn=0.0, prediction='v_prediction'):
     def run(eps_fn, shape, gen, dev):
         ac = SM.schedule()
         if sampler == 'heun':
-            return SM.heun_karras(eps_fn, shape, steps, gen, dev, ac, sigma_max=smax, prediction=prediction)[0]
+            return SM.heun_karras(eps_fn, shape, steps, gen, dev, ac, sigma_max=smax, churn=churn, prediction=prediction)[0]
         return SM.ddim(eps_fn, shape, steps, gen, dev, ac, prediction=prediction)[0]
     return run
 
 
 def parse_eval_setting(s):
-    """'PRIOR/DECODER[+rSIGMAxN][+nSIGMAxN][+fp32]' -> dict. PRIOR and DECODER are sweep.py setting strings (PRIOR
-    is ignored for 'recon' and one-stage models); +r: N deterministic refinement steps at SIGMA after sampling
-    (sampling.refine), +n: the same with fresh noise each step; +fp32: no bf16 autocast (ONNX Runtime's precision)."""
+    """'PRIOR/DECODER[+rSIGMAxN][+nSIGMAxN][+zSIGMA][+fp32]' -> dict. PRIOR and DECODER are sweep.py setting strings (PRIOR
+    is ignored for 'recon' and one-stage models; PRIOR 'train': the latents of training clouds, a perfect prior); +r: N deterministic refinement steps at SIGMA after sampling
+    (sampling.refine), +n: the same with fresh noise each step; +z: Gaussian noise of SIGMA added to the (unit-scale)
+    latents before decoding (how much a prior's error costs); +fp32: no bf16 autocast (ONNX Runtime's precision)."""
     head, *mods = s.split('+')
     ps, ds = head.split('/') if '/' in head else (None, head)
-    out = {'prior': SW.parse_setting(ps) if ps else None, 'decoder': SW.parse_setting(ds), 'refine': None, 'fp32': False}
+    out = {'prior': ('train' if ps == 'train' else SW.parse_setting(ps)) if ps else None, 'decoder': SW.parse_setting(ds), 'refine': None, 'fp32': False, 'znoise': 0.0}
     for m in mods:
         if m == 'fp32':
             out['fp32'] = True
+        elif m[0] == 'z':
+            out['znoise'] = float(m[1:])
         elif m[0] in 'rn':
             sig, n = m[1:].split('x')
             out['refine'] = (float(sig), int(n), m[0] == 'n')
@@ -134,11 +161,13 @@ def generate(prior, dec, labels, st, gen, dev, tokens, token_dim, batch=700, z=N
                     zb = sample_fn(pst[0], pst[1], pst[3])(fn, (b, tokens, token_dim), gen, dev).float()
                 else:
                     zb = z[b0:b0 + batch]
+                if st['znoise']:
+                    zb = zb + st['znoise'] * torch.randn(zb.shape, generator=gen, device=dev)
 
                 def eps(x_in, t, zb=zb):
                     return dec(x_in, torch.full((x_in.shape[0],), float(t), device=dev), zb).float()
             dst = st['decoder']
-            x = sample_fn(dst[0], dst[1], dst[3])(eps, (b, 6, S.NUM_POINTS), gen, dev).float()
+            x = sample_fn(dst[0], dst[1], dst[3], dst[4])(eps, (b, 6, S.NUM_POINTS), gen, dev).float()
             if st['refine']:
                 x = SM.refine(eps, x, *st['refine'], gen=gen)
             outs.append(x.float())
@@ -173,8 +202,13 @@ def main():
     ap.add_argument('--t-dist', choices=['mixed', 'uniform', 'low'], default='low')
     ap.add_argument('--init', default=None, help='a latent_ema.pt to continue from')
     ap.add_argument('--skip-ae', action='store_true', help='with --init: train the prior only')
+    ap.add_argument('--freeze-encoder', action='store_true',
+                    help='with --init: train the decoder only; the latents, their scale and so the prior stay valid')
+    ap.add_argument('--fresh-prior', action='store_true', help='with --init: a new prior of --prior-width/--prior-depth')
+    ap.add_argument('--prior-t-dist', choices=['mixed', 'uniform', 'low'], default='mixed')
     ap.add_argument('--settings', default='heun:25:1:0/heun:25:1:5,heun:25:1:5/heun:25:1:5,heun:25:1.5:0/heun:25:1:5,'
                     'heun:25:1:0/heun:10:1:5,heun:25:1:0/heun:50:1:5,heun:25:1:0/heun:100:1:5,ddim:25:1/ddim:25:1')
+    ap.add_argument('--diag', default='recon,trainlat', help="diagnostic settings scored first ('' for none)")
     ap.add_argument('--eval-seconds', type=float, default=200)
     ap.add_argument('--eval-only', action='store_true', help='with --init: no training, only the score')
     ap.add_argument('--onestage', default=None, help='score a one-stage shapes ONNX export (model.py) with the same settings instead')
@@ -204,13 +238,15 @@ def main():
     prior_arch = dict(tokens=a.tokens, token_dim=a.token_dim, width=a.prior_width, depth=a.prior_depth)
     init = torch.load(a.init, map_location='cpu') if a.init else None
     if init:
-        enc_arch, dec_arch, prior_arch = init['config']['encoder'], init['config']['decoder'], init['config']['prior']
+        enc_arch, dec_arch = init['config']['encoder'], init['config']['decoder']
+        if not a.fresh_prior:
+            prior_arch = init['config']['prior']
     enc, dec = ShapeEncoder(**enc_arch).to(dev), PointDecoder(**dec_arch).to(dev)
     prior = LatentPrior(K, **prior_arch).to(dev)
     if init:
         enc.load_state_dict({k: v.float() for k, v in init['encoder'].items()})
         dec.load_state_dict({k: v.float() for k, v in init['decoder'].items()})
-        if 'prior' in init:
+        if 'prior' in init and not a.fresh_prior:
             prior.load_state_dict({k: v.float() for k, v in init['prior'].items()})
         log('continuing from', a.init)
     enc_e, dec_e, prior_e = [type(m)(*( [K] if m is prior else []), **arch).to(dev) for m, arch in
@@ -225,6 +261,14 @@ def main():
     # ------------------------------------------------------------ 1. autoencoder
     ae_params = list(enc.parameters()) + list(dec.parameters())
     ae_ema = list(enc_e.parameters()) + list(dec_e.parameters())
+    if a.freeze_encoder:  # the posteriors once, from the (EMA) encoder the prior was trained on
+        ae_params, ae_ema = list(dec.parameters()), list(dec_e.parameters())
+        enc_e.eval()
+        with torch.no_grad(), amp(dev):
+            stats = [enc_e(data[i:i + 512]) for i in range(0, data.shape[0], 512)]
+        f_mu = torch.cat([s_[0].float() for s_ in stats])
+        f_sd = torch.cat([torch.exp(0.5 * s_[1].float()) for s_ in stats])
+        del stats
     step = 0
     if not a.skip_ae:
         opt = torch.optim.AdamW(ae_params, lr=a.lr, weight_decay=0.01, betas=(0.9, 0.99))
@@ -243,8 +287,12 @@ def main():
             t, sig = SM.draw_t_sigma(a.batch, log_sig, a.t_dist, dev)
             xt, target = v_target(xp, torch.randn_like(xp), sig)
             with amp(dev):
-                mean, logvar = enc(x0)
-                mean, logvar = mean.float(), logvar.float()
+                if a.freeze_encoder:
+                    mean, sd_ = f_mu[idx], f_sd[idx]
+                    logvar = 2 * torch.log(sd_)
+                else:
+                    mean, logvar = enc(x0)
+                    mean, logvar = mean.float(), logvar.float()
                 z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
                 pred = dec(xt, t, z)
             rec = F.mse_loss(pred.float(), target)
@@ -268,12 +316,14 @@ def main():
     mu = torch.cat([s[0].float() for s in stats])
     sd = torch.cat([torch.exp(0.5 * s[1].float()) for s in stats])
     scale = float(mu.std())
+    if init and (a.freeze_encoder or a.skip_ae):  # the encoder is init's: keep the exact number its prior learned with
+        scale = float(init['config']['latent_scale'])
     dec_e.latent_scale.fill_(scale)
     dec.latent_scale.fill_(scale)
     log(f'latents: mean std {scale:.4f}, posterior std mean {float(sd.mean()):.4f} (relative {float(sd.mean()) / scale:.3f})')
     popt = torch.optim.AdamW(prior.parameters(), lr=a.prior_lr, weight_decay=0.01, betas=(0.9, 0.99))
     pp, pe = list(prior.parameters()), list(prior_e.parameters())
-    ts, pstep, acc = time.time(), 0, []
+    ts, pstep, acc, guard = time.time(), 0, [], DivergenceGuard()
     torch.manual_seed(2)
     while time.time() - ts < a.prior_seconds:
         lr = lr_at(a.prior_lr, pstep, 0, 300, (time.time() - ts) / a.prior_seconds)
@@ -283,7 +333,7 @@ def main():
         z0 = (mu[idx] + sd[idx] * torch.randn_like(mu[idx])) / scale
         y = lab[idx].clone()
         y[torch.rand(a.prior_batch, device=dev) < 0.1] = K
-        t, sig = SM.draw_t_sigma(a.prior_batch, log_sig, 'mixed', dev)
+        t, sig = SM.draw_t_sigma(a.prior_batch, log_sig, a.prior_t_dist, dev)
         zt, target = v_target(z0, torch.randn_like(z0), sig)
         with amp(dev):
             pred = prior(zt, t, y)
@@ -294,6 +344,12 @@ def main():
         if pstep % 1000 == 0:
             log(f'prior step {pstep} loss {np.mean(acc[-20:]):.4f} lr {lr:.2e}')
             history['prior'].append({'step': pstep, 'loss': float(np.mean(acc[-20:]))})
+            if pstep and not guard.check(float(np.mean(acc[-20:])), prior_e):
+                guard.restore(prior_e)
+                log(f'prior diverged at step {pstep} (best loss {guard.best:.4f}): stopped; the EMA weights of the '
+                    'last good log kept')
+                history['prior_diverged'] = pstep
+                break
         pstep += 1
     log(f'prior: {pstep} steps in {time.time() - ts:.0f}s')
     config = {'encoder': enc_arch, 'decoder': dec_arch, 'prior': prior_arch, 'num_classes': K, 'classes': S.CLASSES,
@@ -319,7 +375,7 @@ def main():
     rr, results, samples = {}, [], None
     te = time.time()
     onestage = SW.load_onnx_model(a.onestage).to(dev).eval() if a.onestage else None
-    for s in ([] if onestage else ['recon']) + a.settings.split(','):
+    for s in ([] if onestage else [d for d in a.diag.split(',') if d]) + a.settings.split(','):
         if time.time() - te > a.eval_seconds:
             log('score budget spent; skipping', s)
             continue
@@ -329,8 +385,10 @@ def main():
             with torch.no_grad(), amp(dev):
                 zh = torch.cat([enc_e(held[i:i + 200])[0].float() for i in range(0, held.shape[0], 200)]) / scale
             x = generate(prior_e, dec_e, labels, parse_eval_setting('heun:25:1:5' + s[5:]), gen, dev, a.tokens, a.token_dim, z=zh)
-        else:
-            x = generate(prior_e, dec_e, labels, parse_eval_setting(s), gen, dev, a.tokens, a.token_dim, onestage=onestage)
+        else:  # 'trainlat' = 'train/heun:25:1:5': the posterior means of n training clouds per class (a perfect prior)
+            st = parse_eval_setting('train/heun:25:1:5' + s[8:] if s.startswith('trainlat') else s)
+            zt = torch.cat([mu[torch.nonzero(lab == k)[:n, 0]] for k in range(K)]) / scale if st['prior'] == 'train' else None
+            x = generate(prior_e, dec_e, labels, st, gen, dev, a.tokens, a.token_dim, z=zt, onestage=onestage)
         t_gen = time.time() - tg
         per_class, _ = SW.score(x, ref, rr)
         mean = SW.class_mean(per_class)
@@ -339,7 +397,7 @@ def main():
         log(f'{s}: 1-NNA {mean["nna"] * 100:.1f}% (gen {mean["nna_gen"] * 100:.1f}%, held-out {mean["nna_ref"] * 100:.1f}%) '
             f'COV {mean["cov"] * 100:.1f}% MMD {mean["mmd"]:.5f} spacing {mean["spacing_ratio"]:.2f} '
             f'[{" ".join("%s %.0f" % (c[:4], v["nna"] * 100) for c, v in per_class.items())}] ({t_gen:.1f}s + {time.time() - tg - t_gen:.1f}s)')
-        if samples is None and not s.startswith('recon'):
+        if samples is None and not s.startswith(('recon', 'trainlat', 'train/')):
             pick = torch.cat([torch.arange(k * n, k * n + min(4, n)) for k in range(K)])
             samples = {'setting': s, 'clouds': x[pick].cpu().numpy()}
         with open(os.path.join(a.out, 'sweep.json'), 'w') as f:
