@@ -281,5 +281,29 @@ class TwoStage(unittest.TestCase):
         self.assertFalse(TL.DivergenceGuard().check(float('nan'), m))
 
 
+class Fp16Weights(unittest.TestCase):
+    def test_weights_become_float16_with_casts(self):
+        import onnx
+        from onnx import numpy_helper
+        import fp16_weights as FW
+        m = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.SiLU(), torch.nn.Linear(16, 2))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, 'm.onnx')
+            torch.onnx.export(m, (torch.randn(1, 8),), path, input_names=['x'], output_names=['y'], opset_version=17)
+            model = onnx.load(path)
+            before = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+            n = FW.fp16_weights(model, min_size=16)
+            onnx.checker.check_model(model)
+        after = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+        big = [k for k, v in before.items() if v.size >= 16]
+        self.assertEqual(n, len(big))
+        self.assertEqual([k for k, v in before.items() if v.size < 16], [k for k, v in after.items() if v.dtype == np.float32])
+        for k in big:
+            np.testing.assert_array_equal(after[k + '__fp16'], before[k].astype(np.float16))
+        casts = [nd for nd in model.graph.node if nd.op_type == 'Cast']
+        self.assertEqual(sorted(nd.output[0] for nd in casts), sorted(big))  # the graph reads the old names
+        self.assertEqual(list(model.graph.node[:n]), casts)  # ahead of every use
+
+
 if __name__ == '__main__':
     unittest.main()
