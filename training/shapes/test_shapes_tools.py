@@ -262,6 +262,8 @@ class TwoStage(unittest.TestCase):
         self.assertTrue(st['fp32'])
         self.assertEqual(TL.parse_eval_setting('heun:25:1:5+n0.1x2')['refine'], (0.1, 2, True))
         self.assertIsNone(TL.parse_eval_setting('heun:25:1:5')['prior'])
+        st = TL.parse_eval_setting('train/heun:25:1:5:15+z0.1')  # training latents, churn 15, latent noise 0.1
+        self.assertEqual((st['prior'], st['decoder'], st['znoise']), ('train', ('heun', 25, 1.0, 5.0, 15.0), 0.1))
         with self.assertRaisesRegex(ValueError, 'unknown setting modifier'):
             TL.parse_eval_setting('heun:25:1:5+q1')
 

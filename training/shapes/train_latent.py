@@ -57,8 +57,8 @@ def step_and_average(opt, loss, params_, ema_params, step):
 
 
 class DivergenceGuard:
-    """Watches a loss logged every `every` steps. Keeps a copy of the EMA weights whenever the loss is within `keep` of
-    the best seen; once it passes `limit` times the best (after `patience` logs), says stop, and `restore` puts the
+    """Watches the prior's loss at each log (every 1000 steps). Keeps a copy of the EMA weights whenever the loss is
+    within `keep` of the best seen; once it passes `limit` times the best (after `patience` logs), says stop, and `restore` puts the
     last good copy back. (A 3.7 M prior diverged mid-run in bf16 at 3e-4, 0.26 -> 0.58, and its clouds scored 98 %.)"""
 
     def __init__(self, limit=1.15, keep=1.02, patience=2):
@@ -121,13 +121,15 @@ def sample_fn(sampler, steps, smax, churn=0.0, prediction='v_prediction'):
 
 
 def parse_eval_setting(s):
-    """'PRIOR/DECODER[+rSIGMAxN][+nSIGMAxN][+zSIGMA][+fp32]' -> dict. PRIOR and DECODER are sweep.py setting strings (PRIOR
-    is ignored for 'recon' and one-stage models; PRIOR 'train': the latents of training clouds, a perfect prior); +r: N deterministic refinement steps at SIGMA after sampling
-    (sampling.refine), +n: the same with fresh noise each step; +z: Gaussian noise of SIGMA added to the (unit-scale)
+    """'PRIOR/DECODER[+rSIGMAxN][+nSIGMAxN][+zSIGMA][+fp32]' -> dict. PRIOR and DECODER are sweep.py setting strings
+    (PRIOR is ignored for 'recon' and one-stage models; PRIOR 'train': the latents of training clouds, a perfect
+    prior); +r: N deterministic refinement steps at SIGMA after sampling (sampling.refine), +n: the same with fresh
+    noise each step; +z: Gaussian noise of SIGMA added to the (unit-scale)
     latents before decoding (how much a prior's error costs); +fp32: no bf16 autocast (ONNX Runtime's precision)."""
     head, *mods = s.split('+')
     ps, ds = head.split('/') if '/' in head else (None, head)
-    out = {'prior': ('train' if ps == 'train' else SW.parse_setting(ps)) if ps else None, 'decoder': SW.parse_setting(ds), 'refine': None, 'fp32': False, 'znoise': 0.0}
+    prior = ('train' if ps == 'train' else SW.parse_setting(ps)) if ps else None
+    out = {'prior': prior, 'decoder': SW.parse_setting(ds), 'refine': None, 'fp32': False, 'znoise': 0.0}
     for m in mods:
         if m == 'fp32':
             out['fp32'] = True
