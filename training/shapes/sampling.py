@@ -14,7 +14,6 @@ import math
 import os
 
 import numpy as np
-
 import torch
 
 
