@@ -267,6 +267,13 @@ class TwoStage(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, 'unknown setting modifier'):
             TL.parse_eval_setting('heun:25:1:5+q1')
 
+    def test_split_seed(self):
+        import train_latent as TL
+        self.assertEqual(TL.split_seed('heun:25:1.25:0/heun:25:1:5@7'), ('heun:25:1.25:0/heun:25:1:5', 7))
+        self.assertEqual(TL.split_seed('trainlat'), ('trainlat', 1234))
+        with self.assertRaises(ValueError):
+            TL.split_seed('heun:25:1:5@x')
+
     def test_divergence_guard(self):
         import train_latent as TL
         m = torch.nn.Linear(2, 1)

@@ -143,6 +143,15 @@ def parse_eval_setting(s):
     return out
 
 
+def split_seed(s, default=1234):
+    """'SETTING@SEED' -> (SETTING, SEED): the same setting scored with other noise (a second seed shows how much of
+    a difference is noise); without '@', the default seed every score used before."""
+    setting, at, seed = s.partition('@')
+    if at and not seed.isdigit():
+        raise ValueError(f'bad seed {seed!r} in {s!r}')
+    return setting, int(seed) if at else default
+
+
 @torch.no_grad()
 def generate(prior, dec, labels, st, gen, dev, tokens, token_dim, batch=700, z=None, onestage=None):
     """Clouds [n, 6, N] for class labels [n] (st: parse_eval_setting's dict): latents from the prior (or the given z,
@@ -209,7 +218,8 @@ def main():
     ap.add_argument('--fresh-prior', action='store_true', help='with --init: a new prior of --prior-width/--prior-depth')
     ap.add_argument('--prior-t-dist', choices=['mixed', 'uniform', 'low'], default='mixed')
     ap.add_argument('--settings', default='heun:25:1:0/heun:25:1:5,heun:25:1:5/heun:25:1:5,heun:25:1.5:0/heun:25:1:5,'
-                    'heun:25:1:0/heun:10:1:5,heun:25:1:0/heun:50:1:5,heun:25:1:0/heun:100:1:5,ddim:25:1/ddim:25:1')
+                    'heun:25:1:0/heun:10:1:5,heun:25:1:0/heun:50:1:5,heun:25:1:0/heun:100:1:5,ddim:25:1/ddim:25:1',
+                    help="comma-separated parse_eval_setting strings, each optionally '@SEED' (default 1234)")
     ap.add_argument('--diag', default='recon,trainlat', help="diagnostic settings scored first ('' for none)")
     ap.add_argument('--eval-seconds', type=float, default=200)
     ap.add_argument('--eval-only', action='store_true', help='with --init: no training, only the score')
@@ -382,7 +392,9 @@ def main():
             log('score budget spent; skipping', s)
             continue
         tg = time.time()
-        gen = torch.Generator(device=dev).manual_seed(1234)
+        name = s
+        s, seed = split_seed(s)
+        gen = torch.Generator(device=dev).manual_seed(seed)
         if s.startswith('recon'):  # the held-out clouds' own latents (posterior means): the decoder's ceiling
             with torch.no_grad(), amp(dev):
                 zh = torch.cat([enc_e(held[i:i + 200])[0].float() for i in range(0, held.shape[0], 200)]) / scale
@@ -394,9 +406,9 @@ def main():
         t_gen = time.time() - tg
         per_class, _ = SW.score(x, ref, rr)
         mean = SW.class_mean(per_class)
-        results.append({'setting': s, 'mean': mean, 'per_class': per_class, 'gen_seconds': t_gen,
+        results.append({'setting': name, 'mean': mean, 'per_class': per_class, 'gen_seconds': t_gen,
                         'metric_seconds': time.time() - tg - t_gen})
-        log(f'{s}: 1-NNA {mean["nna"] * 100:.1f}% (gen {mean["nna_gen"] * 100:.1f}%, held-out {mean["nna_ref"] * 100:.1f}%) '
+        log(f'{name}: 1-NNA {mean["nna"] * 100:.1f}% (gen {mean["nna_gen"] * 100:.1f}%, held-out {mean["nna_ref"] * 100:.1f}%) '
             f'COV {mean["cov"] * 100:.1f}% MMD {mean["mmd"]:.5f} spacing {mean["spacing_ratio"]:.2f} '
             f'[{" ".join("%s %.0f" % (c[:4], v["nna"] * 100) for c, v in per_class.items())}] ({t_gen:.1f}s + {time.time() - tg - t_gen:.1f}s)')
         if samples is None and not s.startswith(('recon', 'trainlat', 'train/')):
