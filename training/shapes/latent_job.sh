@@ -12,6 +12,7 @@
 #   MERGE="DEC:PRI:settings"             then score the decoder of variant DEC with the prior of variant PRI (both
 #                                        trained with --freeze-encoder/--skip-ae from one INIT, so their latents agree)
 #                                        as variant 'merged', which then comes back whole if it scores best
+#   TAKE=name                            bring back this variant (e.g. merged) instead of the best-scoring one
 # CPU dry run: OUT=/tmp/lj GPUS=cpu EXTRA=--tiny bash training/shapes/latent_job.sh
 set -u
 OUT=${OUT:-/tmp/latent-out}
@@ -92,6 +93,7 @@ for s, n in sorted(scores):
 print(sorted(scores)[0][1] if scores else names[0])
 EOF
 )
+[ -n "${TAKE:-}" ] && best=$TAKE  # a recipe step that must continue with this variant, whatever scored best
 stamp "best: $best"
 cp "$W/$best/unet.onnx" "$W/$best/prior.onnx" "$OUT/" 2>/dev/null
 split -b 15000000 -d "$W/$best/latent_ema.pt" "$OUT/latent_ema.pt.part" 2>/dev/null
